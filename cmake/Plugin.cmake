@@ -1,0 +1,56 @@
+# The JUCE plugin shell over the engine: VST3, LV2 and Standalone on Linux; AU, VST3 and Standalone
+# on macOS; VST3 and Standalone on Windows. JUCE 7 comes from Debian's juce-modules-source here.
+find_package(JUCE CONFIG REQUIRED)
+
+# An identifier, not a web page: LV2 wants an http(s) URI; the reserved .invalid domain never collides.
+set(LMDM_LV2_URI "https://lmdm.invalid/lv2/lmdm")
+if(APPLE)
+  set(LMDM_PLUGIN_FORMATS AU VST3 Standalone)
+elseif(WIN32)
+  set(LMDM_PLUGIN_FORMATS VST3 Standalone)
+else()
+  set(LMDM_PLUGIN_FORMATS VST3 LV2 Standalone)
+endif()
+
+juce_add_plugin(LMDMPlugin
+  PRODUCT_NAME "LMDM"
+  COMPANY_NAME "LMDM"
+  BUNDLE_ID "org.lmdm.lmdm"
+  PLUGIN_MANUFACTURER_CODE Lmdm
+  PLUGIN_CODE Lmd1
+  FORMATS ${LMDM_PLUGIN_FORMATS}
+  LV2URI "${LMDM_LV2_URI}"
+  IS_SYNTH FALSE
+  NEEDS_MIDI_INPUT FALSE
+  NEEDS_MIDI_OUTPUT FALSE
+  VST3_CATEGORIES Fx Delay
+  AU_MAIN_TYPE kAudioUnitType_Effect
+  COPY_PLUGIN_AFTER_BUILD FALSE)
+
+target_sources(LMDMPlugin PRIVATE
+  plugin/juce/PluginProcessor.cpp
+  plugin/juce/PluginEditor.cpp)
+
+target_compile_definitions(LMDMPlugin PUBLIC
+  # Debian's JUCE forces the LV2 URI to the bare product name, which hosts reject: set it ourselves.
+  JucePlugin_LV2URI="${LMDM_LV2_URI}"
+  # Debian's JUCE uses system FLAC/Vorbis without linking them; we need neither.
+  JUCE_USE_FLAC=0
+  JUCE_USE_OGGVORBIS=0
+  JUCE_WEB_BROWSER=0
+  JUCE_USE_CURL=0
+  JUCE_VST3_CAN_REPLACE_VST2=0
+  JUCE_DISPLAY_SPLASH_SCREEN=0)
+
+target_link_libraries(LMDMPlugin
+  PRIVATE lmdm_engine juce::juce_audio_utils juce::juce_dsp
+  PUBLIC juce::juce_recommended_config_flags juce::juce_recommended_warning_flags)
+lmdm_enable_lto(LMDMPlugin)
+
+# Every format carries its own ONNX Runtime, so the plugin never uses the host's copy.
+foreach(format IN LISTS LMDM_PLUGIN_FORMATS)
+  if(TARGET LMDMPlugin_${format} AND NOT format STREQUAL "AU")
+    lmdm_bundle_onnxruntime(LMDMPlugin_${format})
+    lmdm_enable_lto(LMDMPlugin_${format})
+  endif()
+endforeach()

@@ -1,0 +1,42 @@
+# C++ tests (GoogleTest, discovered into ctest), and the build facts the Python host tests need.
+find_package(GTest REQUIRED)
+include(GoogleTest)
+
+function(lmdm_add_test name)
+  add_executable(${name} tests/cpp/${name}.cpp)
+  target_link_libraries(${name} PRIVATE lmdm_engine GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE
+    LMDM_ORT_LIBRARY="${LMDM_ORT_LIBRARY}"
+    LMDM_NOT_ORT_LIBRARY="libm.so.6"
+    LMDM_FIXTURES_DIR="${CMAKE_SOURCE_DIR}/tests/fixtures")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)
+endfunction()
+
+lmdm_add_test(test_SpscRingBuffer)
+lmdm_add_test(test_InputHistory)
+lmdm_add_test(test_Engine)
+lmdm_add_test(test_StateCodec)
+lmdm_add_test(test_OrtRuntime)
+# Replacing malloc needs glibc's __libc_* entry points and clashes with sanitizer runtimes.
+if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND NOT LMDM_SANITIZER)
+  lmdm_add_test(test_EngineAllocations)
+endif()
+
+if(LMDM_BUILD_PLUGIN AND NOT APPLE AND NOT WIN32)
+  pkg_check_modules(LILV REQUIRED IMPORTED_TARGET lilv-0)
+  add_executable(lv2_host tests/plugin/lv2_host.c)
+  target_link_libraries(lv2_host PRIVATE PkgConfig::LILV)
+endif()
+
+# Where the built artefacts are, for pytest (tests/conftest.py reads this file).
+set(_artefacts "${CMAKE_BINARY_DIR}/LMDMPlugin_artefacts/${CMAKE_BUILD_TYPE}")
+file(GENERATE OUTPUT "${CMAKE_BINARY_DIR}/lmdm_build.json" CONTENT "{
+  \"build_type\": \"${CMAKE_BUILD_TYPE}\",
+  \"lmdm_host\": \"$<TARGET_FILE:lmdm_host>\",
+  \"vst3\": \"${_artefacts}/VST3/LMDM.vst3\",
+  \"lv2\": \"${_artefacts}/LV2/LMDM.lv2\",
+  \"lv2_uri\": \"${LMDM_LV2_URI}\",
+  \"lv2_host\": \"$<$<TARGET_EXISTS:lv2_host>:$<TARGET_FILE_NAME:lv2_host>>\",
+  \"binary_dir\": \"${CMAKE_BINARY_DIR}\"
+}
+")

@@ -1,0 +1,34 @@
+// The worker's model: turns one fixed-size block of input audio into one block of output audio.
+//
+// The engine owns the timing (rings, delay, misses); a BlockProcessor only computes. Today's
+// implementation is a pass-through; the generative model (ONNX graphs) implements the same interface.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace lmdm {
+
+struct BlockIO {
+  const float* const* input;  // planar, `channels` pointers of `frames` samples (host rate)
+  float* const* output;       // planar, same shape
+  int channels;
+  int frames;
+  std::int64_t blockIndex;    // absolute: block k holds input frames [k·frames, (k+1)·frames)
+};
+
+class BlockProcessor {
+ public:
+  virtual ~BlockProcessor() = default;
+
+  /** Allocates; called with the worker stopped. Returns the block length in host frames (> 0). */
+  virtual int prepare(double sampleRate, int channels) = 0;
+
+  /** Worker thread only. May take up to one block period; need not be real-time safe. */
+  virtual void process(const BlockIO& io) = 0;
+
+  /** Short human-readable description for status displays. */
+  virtual std::string name() const = 0;
+};
+
+}  // namespace lmdm

@@ -1,0 +1,53 @@
+#include "lmdm/StateCodec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+namespace lmdm {
+namespace {
+
+constexpr const char* kHeader = "LMDM-STATE 1";
+constexpr std::size_t kMaxStateBytes = 1 << 16;  // ours is ~60 bytes; anything huge is not ours
+
+bool parseFloat(const std::string& text, float& out) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !std::isfinite(value)) return false;
+  out = static_cast<float>(value);
+  return true;
+}
+
+}  // namespace
+
+std::string encodeState(const ParameterValues& values) {
+  std::ostringstream out;
+  out.precision(9);
+  out << kHeader << '\n';
+  for (const auto& s : kParameterSpecs) out << s.key << '=' << valueOf(values, s.id) << '\n';
+  return out.str();
+}
+
+DecodedState decodeState(const void* data, std::size_t size) {
+  DecodedState result;
+  if (data == nullptr || size == 0 || size > kMaxStateBytes) return result;
+  std::istringstream in(std::string(static_cast<const char*>(data), size));
+  std::string line;
+  if (!std::getline(in, line) || line != kHeader) return result;
+  result.recognised = true;
+  while (std::getline(in, line)) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = line.substr(0, eq);
+    for (const auto& s : kParameterSpecs) {
+      float value = 0.0f;
+      if (key != s.key || !parseFloat(line.substr(eq + 1), value)) continue;
+      assign(result.values, s.id, std::clamp(value, s.minValue, s.maxValue));
+    }
+  }
+  return result;
+}
+
+}  // namespace lmdm

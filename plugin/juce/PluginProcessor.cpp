@@ -1,0 +1,109 @@
+#include "PluginProcessor.h"
+
+#include "PluginEditor.h"
+#include "lmdm/OrtRuntime.h"
+#include "lmdm/PassThroughProcessor.h"
+#include "lmdm/StateCodec.h"
+
+namespace {
+
+juce::String toJuce(std::string_view text) { return juce::String(text.data(), text.size()); }
+
+}  // namespace
+
+LmdmAudioProcessor::LmdmAudioProcessor()
+    : AudioProcessor(BusesProperties()
+                         .withInput("Input", juce::AudioChannelSet::stereo(), true)
+                         .withOutput("Output", juce::AudioChannelSet::stereo(), true)),
+      parameters_(*this, nullptr, "LMDM", createLayout()),
+      engine_(std::make_unique<lmdm::PassThroughProcessor>()),
+      runtimeStatus_(loadRuntime()) {
+  for (const auto& spec : lmdm::kParameterSpecs)
+    parameterValues_[static_cast<std::size_t>(spec.id)] = parameters_.getRawParameterValue(toJuce(spec.key));
+}
+
+LmdmAudioProcessor::~LmdmAudioProcessor() { engine_.release(); }
+
+juce::AudioProcessorValueTreeState::ParameterLayout LmdmAudioProcessor::createLayout() {
+  juce::AudioProcessorValueTreeState::ParameterLayout layout;
+  for (const auto& spec : lmdm::kParameterSpecs) {
+    const juce::ParameterID id{toJuce(spec.key), 1};
+    if (spec.isToggle)
+      layout.add(std::make_unique<juce::AudioParameterBool>(id, toJuce(spec.label), spec.defaultValue > 0.5f));
+    else
+      layout.add(std::make_unique<juce::AudioParameterFloat>(
+          id, toJuce(spec.label), juce::NormalisableRange<float>(spec.minValue, spec.maxValue), spec.defaultValue));
+  }
+  return layout;
+}
+
+juce::String LmdmAudioProcessor::loadRuntime() {
+  // The model needs ONNX Runtime; the delay shell does not, so a failure is reported, not fatal.
+  try {
+    const auto runtime = lmdm::OrtRuntime::load(lmdm::OrtRuntime::bundledLibraryPath());
+    return "ONNX Runtime " + juce::String(runtime->version());
+  } catch (const std::exception& error) {
+    return juce::String("ONNX Runtime unavailable: ") + error.what();
+  }
+}
+
+void LmdmAudioProcessor::prepareToPlay(double sampleRate, int samplesPerBlock) {
+  engineReady_ = false;
+  try {
+    engine_.prepare(sampleRate, samplesPerBlock, std::max(1, getTotalNumOutputChannels()));
+    setLatencySamples(engine_.latencyFrames());
+    engineReady_ = true;
+  } catch (const std::exception& error) {
+    juce::Logger::writeToLog(juce::String("LMDM: engine not started: ") + error.what());
+  }
+}
+
+void LmdmAudioProcessor::releaseResources() { engine_.release(); }
+
+double LmdmAudioProcessor::getTailLengthSeconds() const {
+  // Feedback repeats every latency period; report a few seconds of echoes.
+  return 4.0;
+}
+
+bool LmdmAudioProcessor::isBusesLayoutSupported(const BusesLayout& layouts) const {
+  const auto& out = layouts.getMainOutputChannelSet();
+  if (out != juce::AudioChannelSet::mono() && out != juce::AudioChannelSet::stereo()) return false;
+  return layouts.getMainInputChannelSet() == out;
+}
+
+void LmdmAudioProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::MidiBuffer&) {
+  juce::ScopedNoDenormals noDenormals;
+  const int channels = getTotalNumOutputChannels();
+  for (int c = getTotalNumInputChannels(); c < channels; ++c) buffer.clear(c, 0, buffer.getNumSamples());
+  if (!engineReady_.load(std::memory_order_relaxed) || buffer.getNumChannels() < engine_.channels()) return;
+
+  for (const auto& spec : lmdm::kParameterSpecs)
+    engine_.setParameter(spec.id, parameterValues_[static_cast<std::size_t>(spec.id)]->load(std::memory_order_relaxed));
+  engine_.setNonRealtime(isNonRealtime());
+  engine_.process(buffer.getArrayOfReadPointers(), buffer.getArrayOfWritePointers(), buffer.getNumSamples());
+}
+
+juce::AudioProcessorParameter* LmdmAudioProcessor::getBypassParameter() const {
+  return parameters_.getParameter(toJuce(lmdm::spec(lmdm::ParameterId::Bypass).key));
+}
+
+void LmdmAudioProcessor::getStateInformation(juce::MemoryBlock& destData) {
+  lmdm::ParameterValues values;
+  for (const auto& spec : lmdm::kParameterSpecs)
+    lmdm::assign(values, spec.id, parameterValues_[static_cast<std::size_t>(spec.id)]->load());
+  const std::string state = lmdm::encodeState(values);
+  destData.replaceAll(state.data(), state.size());
+}
+
+void LmdmAudioProcessor::setStateInformation(const void* data, int sizeInBytes) {
+  // Unrecognised or damaged state restores the defaults (decodeState never throws).
+  const auto decoded = lmdm::decodeState(data, static_cast<std::size_t>(std::max(0, sizeInBytes)));
+  for (const auto& spec : lmdm::kParameterSpecs) {
+    auto* parameter = parameters_.getParameter(toJuce(spec.key));
+    parameter->setValueNotifyingHost(parameter->convertTo0to1(lmdm::valueOf(decoded.values, spec.id)));
+  }
+}
+
+juce::AudioProcessorEditor* LmdmAudioProcessor::createEditor() { return new LmdmAudioProcessorEditor(*this); }
+
+juce::AudioProcessor* JUCE_CALLTYPE createPluginFilter() { return new LmdmAudioProcessor(); }

@@ -1,0 +1,59 @@
+// The JUCE shell: host parameters, state and bus layouts around lmdm::Engine, which does the work.
+#pragma once
+
+#include <juce_audio_processors/juce_audio_processors.h>
+
+#include <array>
+#include <atomic>
+#include <string>
+
+#include "lmdm/Engine.h"
+
+class LmdmAudioProcessor final : public juce::AudioProcessor {
+ public:
+  LmdmAudioProcessor();
+  ~LmdmAudioProcessor() override;
+
+  void prepareToPlay(double sampleRate, int samplesPerBlock) override;
+  void releaseResources() override;
+  bool isBusesLayoutSupported(const BusesLayout& layouts) const override;
+  void processBlock(juce::AudioBuffer<float>&, juce::MidiBuffer&) override;
+  using AudioProcessor::processBlock;
+
+  juce::AudioProcessorEditor* createEditor() override;
+  bool hasEditor() const override { return true; }
+
+  const juce::String getName() const override { return "LMDM"; }
+  bool acceptsMidi() const override { return false; }
+  bool producesMidi() const override { return false; }
+  double getTailLengthSeconds() const override;
+
+  int getNumPrograms() override { return 1; }
+  int getCurrentProgram() override { return 0; }
+  void setCurrentProgram(int) override {}
+  const juce::String getProgramName(int) override { return "Default"; }
+  void changeProgramName(int, const juce::String&) override {}
+
+  void getStateInformation(juce::MemoryBlock& destData) override;
+  void setStateInformation(const void* data, int sizeInBytes) override;
+  juce::AudioProcessorParameter* getBypassParameter() const override;
+
+  juce::AudioProcessorValueTreeState& parameters() { return parameters_; }
+  const lmdm::Engine& engine() const { return engine_; }
+  /** Whether prepareToPlay succeeded; when it did not, audio passes through untouched. */
+  bool engineReady() const { return engineReady_.load(); }
+  /** ONNX Runtime as loaded from the bundle ("ONNX Runtime 1.x", or why it failed). */
+  const juce::String& runtimeStatus() const { return runtimeStatus_; }
+
+ private:
+  static juce::AudioProcessorValueTreeState::ParameterLayout createLayout();
+  juce::String loadRuntime();
+
+  juce::AudioProcessorValueTreeState parameters_;
+  std::array<std::atomic<float>*, lmdm::kParameterSpecs.size()> parameterValues_{};
+  lmdm::Engine engine_;
+  std::atomic<bool> engineReady_{false};
+  juce::String runtimeStatus_;
+
+  JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(LmdmAudioProcessor)
+};

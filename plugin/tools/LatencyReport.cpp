@@ -1,0 +1,72 @@
+#include "LatencyReport.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <sstream>
+
+namespace lmdm::tools {
+namespace {
+
+std::string jsonString(const std::string& text) {
+  std::string out = "\"";
+  for (char ch : text) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+void writePercentiles(std::ostringstream& out, const char* name, const Percentiles& p) {
+  out << "  \"" << name << "\": {\"p50\": " << p.p50 << ", \"p99\": " << p.p99 << ", \"max\": " << p.max
+      << ", \"mean\": " << p.mean << ", \"count\": " << p.count << "},\n";
+}
+
+}  // namespace
+
+Percentiles percentiles(std::vector<double> values) {
+  Percentiles p;
+  p.count = values.size();
+  if (values.empty()) return p;
+  std::sort(values.begin(), values.end());
+  const auto rank = [&](double q) {
+    const auto index = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size()))) - 1;
+    return values[std::min(index, values.size() - 1)];
+  };
+  p.p50 = rank(0.50);
+  p.p99 = rank(0.99);
+  p.max = values.back();
+  p.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+  return p;
+}
+
+std::string toJson(const RunReport& r) {
+  const double blockSeconds = r.stats.blockFrames / r.sampleRate;
+  const Percentiles worker = percentiles(r.workerMillis);
+  std::ostringstream out;
+  out.precision(6);
+  out << "{\n"
+      << "  \"input\": " << jsonString(r.input) << ",\n"
+      << "  \"pace\": " << jsonString(r.pace) << ",\n"
+      << "  \"sample_rate\": " << r.sampleRate << ",\n"
+      << "  \"channels\": " << r.channels << ",\n"
+      << "  \"buffer_size\": " << r.bufferSize << ",\n"
+      << "  \"varying_buffers\": " << (r.varyingBuffers ? "true" : "false") << ",\n"
+      << "  \"audio_seconds\": " << r.audioSeconds << ",\n"
+      << "  \"wall_seconds\": " << r.wallSeconds << ",\n"
+      << "  \"block_frames\": " << r.stats.blockFrames << ",\n"
+      << "  \"latency_frames\": " << r.stats.latencyFrames << ",\n"
+      << "  \"latency_ms\": " << 1000.0 * r.stats.latencyFrames / r.sampleRate << ",\n"
+      << "  \"callback_budget_us\": " << 1e6 * r.bufferSize / r.sampleRate << ",\n";
+  writePercentiles(out, "audio_thread_us", percentiles(r.callbackMicros));
+  writePercentiles(out, "worker_ms", worker);
+  out << "  \"worker_realtime_factor_p50\": " << worker.p50 / (1000.0 * blockSeconds) << ",\n"
+      << "  \"blocks_played\": " << r.stats.blocksPlayed << ",\n"
+      << "  \"blocks_missed\": " << r.stats.blocksMissed << ",\n"
+      << "  \"blocks_skipped\": " << r.stats.blocksSkipped << ",\n"
+      << "  \"blocks_invalid\": " << r.stats.blocksInvalid << "\n"
+      << "}\n";
+  return out.str();
+}
+
+}  // namespace lmdm::tools

@@ -1,0 +1,171 @@
+// lmdm_host: a headless host for the engine. Renders an audio file through it in host-sized
+// buffers, either paced like a sound card (real time: misses are real) or as fast as possible
+// (offline: the engine waits, output is exact), and reports timing as JSON.
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "AudioFile.h"
+#include "LatencyReport.h"
+#include "lmdm/Engine.h"
+#include "lmdm/PassThroughProcessor.h"
+
+namespace {
+
+using namespace lmdm;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kUsage = R"(usage: lmdm_host render INPUT OUTPUT [options]
+
+Renders INPUT through the LMDM engine into OUTPUT (WAV float, or FLAC by extension).
+  --buffer N          host buffer size in frames (default 256; 1..8192)
+  --varying-buffers   each call gets a random size in 1..N (seeded, reproducible)
+  --pace MODE         realtime: callbacks paced like a sound card, late blocks are missed (default)
+                      offline: as fast as possible, the engine waits for every block
+  --mix X --feedback X --bypass
+                      parameter values (defaults from the plugin)
+  --tail SECONDS      silence appended so feedback echoes ring out (default 2)
+  --min-seconds S     loop the input until at least S seconds were processed (benchmarks)
+  --keep-latency      keep the reported latency at the start of OUTPUT (default: trimmed, as a DAW does)
+  --report PATH       write the JSON timing report to PATH (default: stdout)
+)";
+
+struct Options {
+  std::string input, output, reportPath, pace = "realtime";
+  int buffer = 256;
+  bool varying = false, keepLatency = false;
+  double tailSeconds = 2.0, minSeconds = 0.0;
+  ParameterValues parameters;
+};
+
+double parseNumber(const std::string& flag, const char* text) {
+  char* end = nullptr;
+  const double value = std::strtod(text, &end);
+  if (*text == '\0' || *end != '\0') throw std::invalid_argument(flag + " needs a number, got '" + text + "'");
+  return value;
+}
+
+Options parseArguments(int argc, char** argv) {
+  if (argc < 4 || std::string(argv[1]) != "render") throw std::invalid_argument("expected: render INPUT OUTPUT");
+  Options o;
+  o.input = argv[2];
+  o.output = argv[3];
+  for (int i = 4; i < argc; ++i) {
+    const std::string flag = argv[i];
+    const auto value = [&]() -> const char* {
+      if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
+      return argv[++i];
+    };
+    if (flag == "--buffer") o.buffer = static_cast<int>(parseNumber(flag, value()));
+    else if (flag == "--varying-buffers") o.varying = true;
+    else if (flag == "--pace") o.pace = value();
+    else if (flag == "--mix") o.parameters.mix = static_cast<float>(parseNumber(flag, value()));
+    else if (flag == "--feedback") o.parameters.feedback = static_cast<float>(parseNumber(flag, value()));
+    else if (flag == "--bypass") o.parameters.bypass = true;
+    else if (flag == "--tail") o.tailSeconds = parseNumber(flag, value());
+    else if (flag == "--min-seconds") o.minSeconds = parseNumber(flag, value());
+    else if (flag == "--keep-latency") o.keepLatency = true;
+    else if (flag == "--report") o.reportPath = value();
+    else throw std::invalid_argument("unknown option " + flag);
+  }
+  if (o.buffer < 1 || o.buffer > 8192) throw std::invalid_argument("--buffer must be within 1..8192");
+  if (o.pace != "realtime" && o.pace != "offline") throw std::invalid_argument("--pace is realtime or offline");
+  return o;
+}
+
+/** The input looped to at least `minSeconds`, then `tailSeconds` of silence. */
+tools::AudioData programme(const tools::AudioData& input, double minSeconds, double tailSeconds) {
+  if (input.frames() == 0) throw std::runtime_error("the input file has no audio");
+  tools::AudioData out{input.sampleRate, std::vector<std::vector<float>>(input.channels.size())};
+  const auto minFrames = static_cast<std::size_t>(minSeconds * input.sampleRate);
+  for (std::size_t c = 0; c < input.channels.size(); ++c) {
+    auto& channel = out.channels[c];
+    do channel.insert(channel.end(), input.channels[c].begin(), input.channels[c].end());
+    while (channel.size() < minFrames);
+    channel.resize(channel.size() + static_cast<std::size_t>(tailSeconds * input.sampleRate), 0.0f);
+  }
+  return out;
+}
+
+tools::RunReport render(const Options& o, const tools::AudioData& in, tools::AudioData& out) {
+  const int channels = static_cast<int>(in.channels.size());
+  Engine engine(std::make_unique<PassThroughProcessor>());
+  engine.setParameters(o.parameters);
+  engine.setNonRealtime(o.pace == "offline");
+  engine.prepare(in.sampleRate, o.buffer, channels);
+
+  tools::RunReport report;
+  report.input = o.input;
+  report.pace = o.pace;
+  report.sampleRate = in.sampleRate;
+  report.channels = channels;
+  report.bufferSize = o.buffer;
+  report.varyingBuffers = o.varying;
+  report.audioSeconds = in.frames() / in.sampleRate;
+
+  out = tools::AudioData{in.sampleRate, std::vector<std::vector<float>>(channels, std::vector<float>(in.frames()))};
+  std::mt19937 random(1234);
+  std::uniform_int_distribution<int> sizes(1, o.buffer);
+  std::vector<float> workerMillis(4096);
+  const float* inputs[Engine::kMaxChannels];
+  float* outputs[Engine::kMaxChannels];
+  const auto start = Clock::now();
+  for (int position = 0; position < in.frames();) {
+    const int frames = std::min(o.varying ? sizes(random) : o.buffer, in.frames() - position);
+    for (int c = 0; c < channels; ++c) {
+      inputs[c] = in.channels[c].data() + position;
+      outputs[c] = out.channels[c].data() + position;
+    }
+    // A sound card calls back once a whole buffer has been captured.
+    if (o.pace == "realtime")
+      std::this_thread::sleep_until(start + std::chrono::duration<double>((position + frames) / in.sampleRate));
+    const auto before = Clock::now();
+    engine.process(inputs, outputs, frames);
+    report.callbackMicros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - before).count());
+    position += frames;
+    const std::size_t drained = engine.drainWorkerMillis(workerMillis.data(), workerMillis.size());
+    report.workerMillis.insert(report.workerMillis.end(), workerMillis.begin(), workerMillis.begin() + drained);
+  }
+  report.wallSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report.stats = engine.stats();
+  engine.release();
+  const std::size_t drained = engine.drainWorkerMillis(workerMillis.data(), workerMillis.size());
+  report.workerMillis.insert(report.workerMillis.end(), workerMillis.begin(), workerMillis.begin() + drained);
+  return report;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Options options = parseArguments(argc, argv);
+    const tools::AudioData source = tools::readAudio(options.input);
+    const tools::AudioData input = programme(source, options.minSeconds, options.tailSeconds);
+    tools::AudioData output;
+    const tools::RunReport report = render(options, input, output);
+    if (!options.keepLatency)
+      for (auto& channel : output.channels)
+        channel.erase(channel.begin(), channel.begin() + std::min<std::size_t>(channel.size(), report.stats.latencyFrames));
+    tools::writeAudio(options.output, output);
+
+    const std::string json = tools::toJson(report);
+    if (options.reportPath.empty()) {
+      std::cout << json;
+    } else {
+      std::ofstream(options.reportPath) << json;
+      std::cerr << "lmdm_host: wrote " << options.output << " and " << options.reportPath << "\n";
+    }
+    return 0;
+  } catch (const std::invalid_argument& error) {
+    std::cerr << "lmdm_host: " << error.what() << "\n\n" << kUsage;
+    return 2;
+  } catch (const std::exception& error) {
+    std::cerr << "lmdm_host: " << error.what() << "\n";
+    return 1;
+  }
+}

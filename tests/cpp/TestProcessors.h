@@ -1,0 +1,59 @@
+// Block processors with known behaviour, for engine tests.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include "lmdm/BlockProcessor.h"
+
+namespace lmdm::test {
+
+/** output = gain · input: a wet signal that differs from the dry one, so tests can tell them apart. */
+class GainProcessor : public BlockProcessor {
+ public:
+  GainProcessor(float gain, double blockSeconds) : gain_(gain), blockSeconds_(blockSeconds) {}
+  int prepare(double sampleRate, int) override { return static_cast<int>(std::lround(blockSeconds_ * sampleRate)); }
+  void process(const BlockIO& io) override {
+    for (int c = 0; c < io.channels; ++c)
+      for (int i = 0; i < io.frames; ++i) io.output[c][i] = gain_ * io.input[c][i];
+  }
+  std::string name() const override { return "gain"; }
+
+ private:
+  float gain_;
+  double blockSeconds_;
+};
+
+/** A gain processor that sleeps `sleepMillis` on blocks [slowFrom, slowTo): a worker that falls behind. */
+class SlowProcessor : public GainProcessor {
+ public:
+  SlowProcessor(float gain, double blockSeconds, std::int64_t slowFrom, std::int64_t slowTo, int sleepMillis)
+      : GainProcessor(gain, blockSeconds), slowFrom_(slowFrom), slowTo_(slowTo), sleepMillis_(sleepMillis) {}
+  void process(const BlockIO& io) override {
+    if (io.blockIndex >= slowFrom_ && io.blockIndex < slowTo_)
+      std::this_thread::sleep_for(std::chrono::milliseconds(sleepMillis_));
+    GainProcessor::process(io);
+  }
+
+ private:
+  std::int64_t slowFrom_, slowTo_;
+  int sleepMillis_;
+};
+
+/** A gain processor whose odd blocks are all NaN: a model that diverged. */
+class NanProcessor : public GainProcessor {
+ public:
+  using GainProcessor::GainProcessor;
+  void process(const BlockIO& io) override {
+    GainProcessor::process(io);
+    if (io.blockIndex % 2 == 1)
+      for (int c = 0; c < io.channels; ++c)
+        std::fill(io.output[c], io.output[c] + io.frames, std::numeric_limits<float>::quiet_NaN());
+  }
+};
+
+}  // namespace lmdm::test

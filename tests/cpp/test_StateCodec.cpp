@@ -1,0 +1,64 @@
+#include "lmdm/StateCodec.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace lmdm;
+
+namespace {
+
+DecodedState decode(const std::string& text) { return decodeState(text.data(), text.size()); }
+
+void expectDefaults(const ParameterValues& v) {
+  const ParameterValues defaults;
+  EXPECT_EQ(v.mix, defaults.mix);
+  EXPECT_EQ(v.feedback, defaults.feedback);
+  EXPECT_EQ(v.bypass, defaults.bypass);
+}
+
+}  // namespace
+
+TEST(StateCodec, RoundTrips) {
+  const ParameterValues values{0.123456f, 0.875f, true};
+  const auto decoded = decode(encodeState(values));
+  EXPECT_TRUE(decoded.recognised);
+  EXPECT_EQ(decoded.values.mix, values.mix);
+  EXPECT_EQ(decoded.values.feedback, values.feedback);
+  EXPECT_EQ(decoded.values.bypass, values.bypass);
+}
+
+TEST(StateCodec, GarbageGivesDefaults) {
+  const std::vector<std::string> garbage = {"", "LMDM-STATE 99\nmix=1\n", "<xml/>", std::string(1 << 17, 'x'),
+                                            std::string("\0\0\0\xff", 4)};
+  for (const auto& bytes : garbage) {
+    const auto decoded = decode(bytes);
+    EXPECT_FALSE(decoded.recognised);
+    expectDefaults(decoded.values);
+  }
+  expectDefaults(decodeState(nullptr, 10).values);
+}
+
+TEST(StateCodec, RandomBytesNeverCrashAndStayInRange) {
+  std::mt19937 random(42);
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::string bytes = trial % 2 ? "LMDM-STATE 1\n" : "";
+    const int length = static_cast<int>(random() % 200);
+    for (int i = 0; i < length; ++i) bytes += static_cast<char>(random() % 256);
+    const auto v = decode(bytes).values;
+    EXPECT_GE(v.mix, 0.0f);
+    EXPECT_LE(v.mix, 1.0f);
+    EXPECT_GE(v.feedback, 0.0f);
+    EXPECT_LE(v.feedback, spec(ParameterId::Feedback).maxValue);
+  }
+}
+
+TEST(StateCodec, BadValuesFallBackPerParameter) {
+  const auto decoded = decode("LMDM-STATE 1\nmix=nan\nfeedback=7\nbypass=banana\nfuture=3\nno equals sign\n");
+  EXPECT_TRUE(decoded.recognised);
+  EXPECT_EQ(decoded.values.mix, ParameterValues{}.mix);                       // NaN rejected
+  EXPECT_EQ(decoded.values.feedback, spec(ParameterId::Feedback).maxValue);  // clamped
+  EXPECT_EQ(decoded.values.bypass, ParameterValues{}.bypass);                 // not a number
+}
