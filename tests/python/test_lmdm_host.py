@@ -1,0 +1,55 @@
+"""The headless host tool: renders a file exactly, reports timing, refuses bad input clearly."""
+
+import json
+import subprocess
+
+import numpy as np
+import soundfile as sf
+
+
+def run_host(build_info, *args):
+    return subprocess.run([build_info["lmdm_host"], *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_offline_render_is_the_clip_delayed_by_the_reported_latency(build_info, guitar_clip, tmp_path):
+    out_path, report_path = tmp_path / "out.wav", tmp_path / "report.json"
+    result = run_host(build_info, "render", guitar_clip, out_path, "--pace", "offline", "--feedback", "0",
+                      "--buffer", "333", "--varying-buffers", "--keep-latency", "--tail", "1",
+                      "--report", report_path)
+    assert result.returncode == 0, result.stderr
+    clip, rate = sf.read(guitar_clip, dtype="float32")
+    out, out_rate = sf.read(out_path, dtype="float32")
+    report = json.loads(report_path.read_text())
+    latency = report["latency_frames"]
+    assert out_rate == rate == report["sample_rate"]
+    assert out.shape[0] == clip.shape[0] + rate  # the one-second tail
+    np.testing.assert_array_equal(out[:latency], 0.0)
+    np.testing.assert_array_equal(out[latency:latency + clip.shape[0]], clip)
+    assert report["blocks_missed"] == 0 and report["blocks_played"] > 0
+    assert report["audio_thread_us"]["count"] > 0 and report["worker_ms"]["count"] > 0
+    assert report["audio_thread_us"]["p50"] <= report["audio_thread_us"]["p99"] <= report["audio_thread_us"]["max"]
+
+
+def test_default_render_trims_the_latency_like_a_daw(build_info, guitar_clip, tmp_path):
+    out_path = tmp_path / "out.wav"
+    result = run_host(build_info, "render", guitar_clip, out_path, "--pace", "offline", "--feedback", "0",
+                      "--tail", "1")
+    assert result.returncode == 0, result.stderr
+    json.loads(result.stdout)  # the report goes to stdout without --report
+    clip, _ = sf.read(guitar_clip, dtype="float32")
+    out, _ = sf.read(out_path, dtype="float32")
+    np.testing.assert_array_equal(out[:clip.shape[0]], clip)
+
+
+def test_bad_arguments_print_usage(build_info, tmp_path):
+    result = run_host(build_info, "render", "a.wav", tmp_path / "b.wav", "--buffer", "0")
+    assert result.returncode == 2
+    assert "--buffer must be within 1..8192" in result.stderr and "usage:" in result.stderr
+
+
+def test_unreadable_input_is_a_clear_error(build_info, tmp_path):
+    bogus = tmp_path / "not_audio.wav"
+    bogus.write_bytes(b"this is not audio")
+    result = run_host(build_info, "render", bogus, tmp_path / "out.wav")
+    assert result.returncode == 1
+    assert "cannot read audio file" in result.stderr and str(bogus) in result.stderr
