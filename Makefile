@@ -14,7 +14,7 @@ JOBS ?= $(shell nproc)
 DEMO_CLIP := assets/guitar_clip.flac
 DEMO_OUT := out/demo
 
-.PHONY: all setup configure build release demo test test-cpp test-python bench clean
+.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench clean
 
 all: build
 
@@ -44,8 +44,17 @@ test-cpp: build
 test-python: build
 	@$(PYTHON) -m pytest -q tests
 
+# The engine's C++ tests again under ThreadSanitizer (no plugin, no bindings: the engine is where
+# the threads are).
+test-tsan: setup
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLMDM_SANITIZER=thread -DLMDM_LTO=OFF \
+	  -DLMDM_BUILD_PLUGIN=OFF -DLMDM_BUILD_BINDINGS=OFF -DPython_EXECUTABLE=$(PYTHON) > build-tsan.configure.log 2>&1 \
+	  || { cat build-tsan.configure.log; exit 1; }
+	@cmake --build build-tsan -j$(JOBS)
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure
+
 test: build
-	@$(MAKE) --no-print-directory test-cpp test-python
+	@$(MAKE) --no-print-directory test-cpp test-python test-tsan
 
 bench: build
 	@$(PYTHON) bench/latency_bench.py --build-dir $(BUILD_DIR)

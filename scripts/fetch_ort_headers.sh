@@ -9,6 +9,7 @@ DEST="$ROOT/third_party/onnxruntime"
 [ -f "$DEST/include/onnxruntime_cxx_api.h" ] && exit 0
 
 WORK="$(mktemp -d)"
+chmod 755 "$WORK"  # apt drops privileges to _apt for downloads
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/lists/partial" "$WORK/archives/partial" "$WORK/parts"
 

@@ -1,0 +1,95 @@
+"""Headless latency benchmark: the engine paced like a sound card at several buffer sizes.
+
+Runs `lmdm_host render --pace realtime` over the bundled clip (looped to --seconds) at each buffer
+size, collects its JSON reports into bench/results/latency.json and plots audio-thread time per
+callback against the callback budget, plus worker time per block, into bench/results/latency.png.
+
+    .venv/bin/python bench/latency_bench.py [--seconds 30] [--buffers 64 256 1024]
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir", type=Path, default=REPO / "build")
+    parser.add_argument("--clip", type=Path, default=REPO / "assets" / "guitar_clip.flac")
+    parser.add_argument("--seconds", type=float, default=30.0, help="audio per buffer size (the clip is looped)")
+    parser.add_argument("--buffers", type=int, nargs="+", default=[64, 256, 1024])
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    return parser.parse_args()
+
+
+def run_one(host: Path, clip: Path, buffer_size: int, seconds: float) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        subprocess.run([str(host), "render", str(clip), str(Path(tmp) / "out.wav"), "--pace", "realtime",
+                        "--buffer", str(buffer_size), "--min-seconds", str(seconds), "--report", str(report)],
+                       check=True)
+        return json.loads(report.read_text())
+
+
+def plot(runs: list[dict], path: Path) -> None:
+    fig, (ax_audio, ax_worker) = plt.subplots(1, 2, figsize=(11, 4))
+    labels = [str(r["buffer_size"]) for r in runs]
+    x = range(len(runs))
+    for key, offset in (("p50", -0.25), ("p99", 0.0), ("max", 0.25)):
+        ax_audio.bar([i + offset for i in x], [r["audio_thread_us"][key] for r in runs], width=0.25, label=key)
+    ax_audio.plot(list(x), [r["callback_budget_us"] for r in runs], "k_", markersize=30, label="budget (buffer period)")
+    ax_audio.set_yscale("log")
+    ax_audio.set_xticks(list(x), labels)
+    ax_audio.set_xlabel("host buffer (frames @ %d Hz)" % runs[0]["sample_rate"])
+    ax_audio.set_ylabel("audio-thread time per callback (µs)")
+    ax_audio.legend()
+    ax_worker.bar([i - 0.15 for i in x], [r["worker_ms"]["p50"] for r in runs], width=0.3, label="p50")
+    ax_worker.bar([i + 0.15 for i in x], [r["worker_ms"]["p99"] for r in runs], width=0.3, label="p99")
+    ax_worker.set_xticks(list(x), labels)
+    ax_worker.set_xlabel("host buffer (frames)")
+    ax_worker.set_ylabel("worker time per block (ms)")
+    ax_worker.set_title("pass-through model; block = %d frames" % runs[0]["block_frames"], fontsize=9)
+    ax_worker.legend()
+    fig.suptitle("LMDM engine, paced in real time: misses " + ", ".join(str(r["blocks_missed"]) for r in runs))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    args = parse_args()
+    host = args.build_dir / "lmdm_host"
+    runs = [run_one(host, args.clip, b, args.seconds) for b in args.buffers]
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": "engine latency, real-time paced",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "cpus": len(os.sched_getaffinity(0))},
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                 text=True).stdout.strip(),
+        "runs": runs,
+    }
+    (args.out / "latency.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(runs, args.out / "latency.png")
+    for r in runs:
+        a = r["audio_thread_us"]
+        print(f"buffer {r['buffer_size']:5d}: audio thread p50 {a['p50']:.1f} us, p99 {a['p99']:.1f} us, "
+              f"max {a['max']:.1f} us (budget {r['callback_budget_us']:.0f} us); latency {r['latency_ms']:.1f} ms; "
+              f"missed {r['blocks_missed']}")
+    print(f"wrote {args.out / 'latency.json'} and {args.out / 'latency.png'}")
+
+
+if __name__ == "__main__":
+    main()
