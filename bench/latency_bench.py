@@ -31,6 +31,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=30.0, help="audio per buffer size (the clip is looped)")
     parser.add_argument("--buffers", type=int, nargs="+", default=[64, 256, 1024])
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--replot", action="store_true", help="only redraw the plot from the existing JSON")
     return parser.parse_args()
 
 
@@ -51,10 +52,11 @@ def plot(runs: list[dict], path: Path) -> None:
         ax_audio.bar([i + offset for i in x], [r["audio_thread_us"][key] for r in runs], width=0.25, label=key)
     ax_audio.plot(list(x), [r["callback_budget_us"] for r in runs], "k_", markersize=30, label="budget (buffer period)")
     ax_audio.set_yscale("log")
+    ax_audio.set_ylim(top=30 * max(r["callback_budget_us"] for r in runs))
     ax_audio.set_xticks(list(x), labels)
     ax_audio.set_xlabel("host buffer (frames @ %d Hz)" % runs[0]["sample_rate"])
     ax_audio.set_ylabel("audio-thread time per callback (µs)")
-    ax_audio.legend()
+    ax_audio.legend(loc="upper left", fontsize=8, ncol=2)
     ax_worker.bar([i - 0.15 for i in x], [r["worker_ms"]["p50"] for r in runs], width=0.3, label="p50")
     ax_worker.bar([i + 0.15 for i in x], [r["worker_ms"]["p99"] for r in runs], width=0.3, label="p99")
     ax_worker.set_xticks(list(x), labels)
@@ -69,6 +71,9 @@ def plot(runs: list[dict], path: Path) -> None:
 
 def main() -> None:
     args = parse_args()
+    if args.replot:
+        plot(json.loads((args.out / "latency.json").read_text())["runs"], args.out / "latency.png")
+        return
     host = args.build_dir / "lmdm_host"
     runs = [run_one(host, args.clip, b, args.seconds) for b in args.buffers]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,9 @@ juce::AudioProcessorValueTreeState::ParameterLayout LmdmAudioProcessor::createLa
       layout.add(std::make_unique<juce::AudioParameterBool>(id, toJuce(spec.label), spec.defaultValue > 0.5f));
     else
       layout.add(std::make_unique<juce::AudioParameterFloat>(
-          id, toJuce(spec.label), juce::NormalisableRange<float>(spec.minValue, spec.maxValue), spec.defaultValue));
+          id, toJuce(spec.label), juce::NormalisableRange<float>(spec.minValue, spec.maxValue), spec.defaultValue,
+          juce::AudioParameterFloatAttributes().withStringFromValueFunction(
+              [](float value, int) { return juce::String(value, 2); })));
   }
   return layout;
 }

@@ -98,7 +98,7 @@ TEST(EngineAllocations, ProcessNeverAllocates) {
     if (calls == 40) counting.engine().setParameter(ParameterId::Bypass, 1.0f);
     counting.process(in, out, n);
     position += n;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));  // let the worker run, and be late
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // time for the worker: most blocks arrive
   }
   EXPECT_EQ(allocations, 0u);
   EXPECT_GT(counting.engine().stats().blocksPlayed, 0);

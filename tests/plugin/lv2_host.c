@@ -54,6 +54,16 @@ static float* read_file(const char* path, long* count) {
   return data;
 }
 
+/* Splits "KEY=VALUE" in place (at the last '='); returns 0 when there is no '='. */
+static int split_assignment(char* spec, const char** key, float* value) {
+  char* eq = strrchr(spec, '=');
+  if (!eq) return 0;
+  *eq = '\0';
+  *key = spec;
+  *value = (float)atof(eq + 1);
+  return 1;
+}
+
 static int fail(const char* message, const char* detail) {
   fprintf(stderr, "lv2_host: %s%s%s\n", message, detail ? ": " : "", detail ? detail : "");
   return 1;
@@ -75,19 +85,12 @@ int main(int argc, char** argv) {
     if (strcmp(argv[i], "--freewheel") == 0) {
       freewheel = 1;
     } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && set_count < MAX_SETS) {
-      char* spec = argv[++i];
-      char* eq = strrchr(spec, '=');
-      if (!eq) return fail("--set needs URI=VALUE", spec);
-      *eq = '\0';
-      set_uri[set_count] = spec;
-      set_value[set_count++] = (float)atof(eq + 1);
+      if (!split_assignment(argv[++i], &set_uri[set_count], &set_value[set_count])) return fail("--set needs URI=VALUE", argv[i]);
+      ++set_count;
     } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc && port_set_count < MAX_SETS) {
-      char* spec = argv[++i];
-      char* eq = strrchr(spec, '=');
-      if (!eq) return fail("--port needs SYMBOL=VALUE", spec);
-      *eq = '\0';
-      port_symbol[port_set_count] = spec;
-      port_value[port_set_count++] = (float)atof(eq + 1);
+      if (!split_assignment(argv[++i], &port_symbol[port_set_count], &port_value[port_set_count]))
+        return fail("--port needs SYMBOL=VALUE", argv[i]);
+      ++port_set_count;
     } else {
       return fail("unknown argument", argv[i]);
     }
