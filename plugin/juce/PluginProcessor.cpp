@@ -1,5 +1,7 @@
 #include "PluginProcessor.h"
 
+#include <cmath>
+
 #include "PluginEditor.h"
 #include "lmdm/OrtRuntime.h"
 #include "lmdm/PassThroughProcessor.h"
@@ -63,8 +65,13 @@ void LmdmAudioProcessor::prepareToPlay(double sampleRate, int samplesPerBlock) {
 void LmdmAudioProcessor::releaseResources() { engine_.release(); }
 
 double LmdmAudioProcessor::getTailLengthSeconds() const {
-  // Feedback repeats every latency period; report a few seconds of echoes.
-  return 4.0;
+  // The output runs one latency period behind the input, and each feedback echo one period more,
+  // decaying by the feedback gain: report the tail down to -60 dB.
+  const double rate = getSampleRate();
+  if (rate <= 0.0) return 0.0;
+  const double feedback = parameterValues_[static_cast<std::size_t>(lmdm::ParameterId::Feedback)]->load();
+  const double echoes = feedback > 1e-3 ? std::ceil(std::log(1e-3) / std::log(feedback)) : 0.0;
+  return engine_.latencyFrames() / rate * (1.0 + echoes);
 }
 
 bool LmdmAudioProcessor::isBusesLayoutSupported(const BusesLayout& layouts) const {

@@ -62,3 +62,10 @@ TEST(StateCodec, BadValuesFallBackPerParameter) {
   EXPECT_EQ(decoded.values.feedback, spec(ParameterId::Feedback).maxValue);  // clamped
   EXPECT_EQ(decoded.values.bypass, ParameterValues{}.bypass);                 // not a number
 }
+
+TEST(StateCodec, WhitespaceAndTrailingCharactersAreNotNumbers) {
+  const auto decoded = decode("LMDM-STATE 1\nmix=0.25x\nfeedback= \n");
+  EXPECT_EQ(decoded.values.mix, ParameterValues{}.mix);
+  EXPECT_EQ(decoded.values.feedback, ParameterValues{}.feedback);
+  EXPECT_EQ(decode("LMDM-STATE 1\nmix=0.25\n").values.mix, 0.25f);
+}

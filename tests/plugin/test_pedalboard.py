@@ -85,3 +85,11 @@ def test_garbage_state_restores_defaults_without_crashing(plugin, garbage):
     assert plugin.mix == pytest.approx(0.5) and plugin.feedback == pytest.approx(expected_feedback)
     out = impulse_response(plugin, seconds=1.0)  # and it still processes
     assert np.isfinite(out).all()
+
+
+def test_mono_layout_delays_exactly_too(plugin):
+    plugin.feedback = 0.0
+    audio = np.random.default_rng(4).uniform(-1, 1, (1, 2 * 48000)).astype(np.float32)
+    out = render(plugin, audio, 48000, 512)
+    assert out.shape == audio.shape
+    np.testing.assert_array_equal(out, audio)

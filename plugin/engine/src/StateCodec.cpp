@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
+#include <locale>
 #include <sstream>
 
 namespace lmdm {
@@ -11,11 +11,14 @@ namespace {
 constexpr const char* kHeader = "LMDM-STATE 1";
 constexpr std::size_t kMaxStateBytes = 1 << 16;  // ours is ~60 bytes; anything huge is not ours
 
+// Numbers are written and read in the classic "C" locale: a host may have set one whose decimal
+// separator is a comma, and state saved there must load everywhere.
 bool parseFloat(const std::string& text, float& out) {
-  if (text.empty()) return false;
-  char* end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || !std::isfinite(value)) return false;
+  std::istringstream in(text);
+  in.imbue(std::locale::classic());
+  double value = 0.0;
+  in >> value;
+  if (in.fail() || !in.eof() || !std::isfinite(value)) return false;
   out = static_cast<float>(value);
   return true;
 }
@@ -24,6 +27,7 @@ bool parseFloat(const std::string& text, float& out) {
 
 std::string encodeState(const ParameterValues& values) {
   std::ostringstream out;
+  out.imbue(std::locale::classic());
   out.precision(9);
   out << kHeader << '\n';
   for (const auto& s : kParameterSpecs) out << s.key << '=' << valueOf(values, s.id) << '\n';
