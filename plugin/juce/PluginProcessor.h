@@ -5,7 +5,6 @@
 
 #include <array>
 #include <atomic>
-#include <string>
 
 #include "lmdm/Engine.h"
 

@@ -82,6 +82,21 @@ INSTANTIATE_TEST_SUITE_P(
              (p.varying ? "_varying_" : "_fixed_") + std::to_string(p.channels) + "ch";
     });
 
+TEST(Engine, HostBuffersHoldingManyBlocksLoseNone) {
+  // 8192-frame buffers over 480-frame blocks: the worker finishes ~17 blocks before the first of
+  // them plays, and each needs somewhere to wait.
+  auto engine = makeEngine(std::make_unique<GainProcessor>(-1.0f, 0.01), wetOnly());
+  engine->setNonRealtime(true);
+  engine->prepare(48000, 8192, 2);
+  const int latency = engine->latencyFrames();
+  const Signal input = noise(2, latency + 40 * engine->blockFrames(), 12);
+  const Signal output = run(*engine, input, {8192});
+  for (int c = 0; c < 2; ++c)
+    for (int n = latency; n < static_cast<int>(input[0].size()); n += 5) ASSERT_EQ(output[c][n], -input[c][n - latency]);
+  EXPECT_EQ(engine->stats().blocksMissed, 0);
+  EXPECT_EQ(engine->stats().blocksSkipped, 0);
+}
+
 TEST(Engine, CallsLongerThanMaxBlockSizeAreSplitNotRejected) {
   auto engine = makeEngine(std::make_unique<GainProcessor>(2.0f, 0.05), wetOnly());
   engine->setNonRealtime(true);

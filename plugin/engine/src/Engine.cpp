@@ -9,7 +9,6 @@
 namespace lmdm {
 namespace {
 
-constexpr int kSlotCount = 4;                   // audio holds 2 (current, next), worker fills 1, 1 queued
 constexpr double kFadeSeconds = 0.005;          // wet <-> dry crossfade when a block is missed
 constexpr double kParameterRampSeconds = 0.02;  // parameter smoothing
 constexpr auto kNonRealtimeWaitLimit = std::chrono::seconds(10);
@@ -49,11 +48,14 @@ void Engine::prepare(double sampleRate, int maxBlockSize, int channels) {
   latency_ = 2 * n + fadeFrames_ + maxBlockSize_;
 
   history_ = std::make_unique<InputHistory>(channels, 2 * latency_ + n);
-  slots_.assign(kSlotCount, Slot{});
+  // Every block between "input complete" and "played" needs a slot: up to L/N of them when a host
+  // buffer holds several blocks, plus the one playing and the one being filled.
+  const int slotCount = (latency_ + n - 1) / n + 2;
+  slots_.assign(static_cast<std::size_t>(slotCount), Slot{});
   for (auto& slot : slots_) slot.samples.assign(static_cast<std::size_t>(channels) * n, 0.0f);
-  readySlots_ = std::make_unique<SpscRingBuffer<int>>(kSlotCount);
-  freeSlots_ = std::make_unique<SpscRingBuffer<int>>(kSlotCount);
-  for (int s = 0; s < kSlotCount; ++s) freeSlots_->push(s);
+  readySlots_ = std::make_unique<SpscRingBuffer<int>>(static_cast<std::size_t>(slotCount));
+  freeSlots_ = std::make_unique<SpscRingBuffer<int>>(static_cast<std::size_t>(slotCount));
+  for (int s = 0; s < slotCount; ++s) freeSlots_->push(s);
   workerMillis_ = std::make_unique<SpscRingBuffer<float>>(4096);
 
   workerInput_.assign(static_cast<std::size_t>(channels) * n, 0.0f);
@@ -185,10 +187,10 @@ void Engine::produceReadyBlocks() {
   }
 }
 
-bool Engine::produceBlock(std::int64_t block) {
+void Engine::produceBlock(std::int64_t block) {
   if (!history_->read(block * blockFrames_, blockFrames_, workerInputPtrs_.data())) {
     ++blocksSkipped_;  // overwritten while we were busy: far too late anyway
-    return false;
+    return;
   }
   const auto start = std::chrono::steady_clock::now();
   processor_->process(BlockIO{workerInputPtrs_.data(), workerOutputPtrs_.data(), channels_, blockFrames_, block});
@@ -198,17 +200,16 @@ bool Engine::produceBlock(std::int64_t block) {
 
   if (!allFinite(workerOutput_)) {
     ++blocksInvalid_;
-    return false;
+    return;
   }
   int slot = -1;
   if (!freeSlots_->pop(slot)) {
     ++blocksSkipped_;  // the audio thread has not returned a slot: it is far behind or stopped
-    return false;
+    return;
   }
   slots_[slot].block = block;
   std::copy(workerOutput_.begin(), workerOutput_.end(), slots_[slot].samples.begin());
   readySlots_->push(slot);
-  return true;
 }
 
 // ---------------------------------------------------------------- audio thread

@@ -87,7 +87,7 @@ class Engine {
   void stopWorker();
   void workerLoop();
   void produceReadyBlocks();
-  bool produceBlock(std::int64_t block);
+  void produceBlock(std::int64_t block);
   std::int64_t decisionFrame(std::int64_t block) const;
 
   // Audio-thread helpers.
