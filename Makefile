@@ -14,7 +14,7 @@ JOBS ?= $(shell nproc)
 DEMO_CLIP := assets/guitar_clip.flac
 DEMO_OUT := out/demo
 
-.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench clean
+.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data data clips clean
 
 all: build
 
@@ -56,8 +56,19 @@ test-tsan: setup
 test: build
 	@$(MAKE) --no-print-directory test-cpp test-python test-tsan
 
-bench: build
+bench: build bench-data
 	@$(PYTHON) bench/latency_bench.py --build-dir $(BUILD_DIR)
+
+bench-data: setup
+	@$(PYTHON) bench/data_render_bench.py
+
+# The training data (docs/data.md): 10 h of train audio in data/lmdm-v1, about 10 minutes on 2 cores.
+data: setup
+	@$(PYTHON) -m lmdm.data build $(DATA_ARGS)
+
+# The guitar clips in assets/clips (test-split pieces; already committed, this recreates them).
+clips: setup
+	@$(PYTHON) -m lmdm.data clips --to assets/clips
 
 clean:
 	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log build-release build-release.configure.log out
