@@ -62,7 +62,7 @@ bench: build bench-data
 bench-data: setup
 	@$(PYTHON) bench/data_render_bench.py
 
-# The training data (docs/data.md): 10 h of train audio in data/lmdm-v1, about 10 minutes on 2 cores.
+# The training data (docs/data.md): 10 h of train audio in data/lmdm-v1, about 4 minutes on 2 cores.
 data: setup
 	@$(PYTHON) -m lmdm.data build $(DATA_ARGS)
 

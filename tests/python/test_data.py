@@ -276,3 +276,14 @@ def test_cli_help_and_bad_values():
     assert "--train-hours" in run("build", "--help").stdout
     bad = run("build", "--train-hours", "lots")
     assert bad.returncode != 0 and "not a valid float" in bad.stderr
+
+
+def test_renditions_replay_a_piece_newly_arranged_in_the_same_split(tmp_path):
+    piece = next(p for p in list_pieces(("essenFolksong",)) if p.piece_id == "essenFolksong/altdeu10#2")
+    first, again = (process_piece(replace(piece, rendition=r), "train", tiny_config(tmp_path), tmp_path / "work")
+                    for r in (0, 1))
+    a, b = first["examples"][0], again["examples"][0]
+    assert a["key"] != b["key"] and a["piece_id"] == b["piece_id"] and (a["rendition"], b["rendition"]) == (0, 1)
+    assert (a["parts"], a["tempo_factor"], a["transpose"]) != (b["parts"], b["tempo_factor"], b["transpose"])
+    assert split_of(replace(piece, rendition=1).piece_id, 0, (0.9, 0.05, 0.05)) == split_of(piece.piece_id, 0,
+                                                                                            (0.9, 0.05, 0.05))

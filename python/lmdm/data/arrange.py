@@ -45,7 +45,8 @@ class Arrangement:
 
 
 def rng_for(config: DataConfig, piece: Piece, purpose: str) -> random.Random:
-    return random.Random(int(unit_hash(config.seed, f"{purpose}:{piece.piece_id}") * 2**53))
+    rendition = f":{piece.rendition}" if piece.rendition else ""  # rendition 0 keeps the plain name
+    return random.Random(int(unit_hash(config.seed, f"{purpose}:{piece.piece_id}{rendition}") * 2**53))
 
 
 def arrange(score: Score, piece: Piece, config: DataConfig, palette: tuple[Instrument, ...] = PALETTE) -> Arrangement:

@@ -16,7 +16,7 @@ import random
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -106,7 +106,9 @@ def _render_until_enough(pieces: list[Piece], name: str, hours: float, config: D
     target = hours * 3600.0
     if target <= 0:
         return
-    tasks = [(p, split_of(p.piece_id, config.seed, config.split_fractions), config, work) for p in pieces]
+    # After the corpus, its pieces again in new arrangements: hundreds of hours from ~200 h of scores.
+    renditions = [replace(p, rendition=r) for r in range(config.max_renditions) for p in pieces]
+    tasks = [(p, split_of(p.piece_id, config.seed, config.split_fractions), config, work) for p in renditions]
     train_seconds = 0.0
     with tqdm(total=round(target), unit="s", desc=f"{name} train audio") as bar, _results(tasks, config) as results:
         for record in results:

@@ -13,6 +13,7 @@ class DataConfig:
     train_hours: float = 10.0  # stop once the train split holds this much audio
     split_fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)  # train, valid, test, by piece
     solo_fraction: float = 0.5  # share of train hours from the single-melody collections (timbre/sketch tasks)
+    max_renditions: int = 8  # a stream that runs out of pieces plays them again, newly arranged, up to this often
     max_piece_seconds: float = 90.0  # only a piece's opening is played: more pieces, more instrument draws
     max_example_seconds: float = 30.0  # longer pieces are cut into consecutive examples
     min_example_seconds: float = 4.0  # shorter leftovers are dropped

@@ -21,11 +21,13 @@ class Piece:
     collection: str
     path: Path
     tune_number: int | None = None  # ABC "X:" number; None for single-piece files
+    rendition: int = 0  # which arrangement of the piece: builds larger than the corpus play pieces again
 
     @property
     def key(self) -> str:
-        """A file-system and tar-safe name for this piece."""
-        return re.sub(r"[^A-Za-z0-9_-]+", "_", self.piece_id)
+        """A file-system and tar-safe name for this rendition of the piece."""
+        name = re.sub(r"[^A-Za-z0-9_-]+", "_", self.piece_id)
+        return name if self.rendition == 0 else f"{name}_r{self.rendition}"
 
 
 def core_corpus_dir() -> Path:

@@ -132,6 +132,7 @@ def _metadata(piece: Piece, split: str, score: Score, arrangement: Arrangement, 
               gain: float, config: DataConfig) -> dict:
     return {
         "piece_id": piece.piece_id,
+        "rendition": piece.rendition,
         "collection": piece.collection,
         "title": score.title,
         "split": split,
