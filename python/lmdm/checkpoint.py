@@ -1,0 +1,76 @@
+"""Resumable training checkpoints as safetensors + JSON: weights, optimizer state, RNG, progress. No pickles.
+
+A checkpoint is a folder that appears by rename, so a run killed mid-save leaves the previous one
+intact. Optimizer state is flattened to `state.<param index>.<name>` tensors; its non-tensor parts
+(hyper-parameters, step counters that are plain numbers) go to JSON.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+META = "checkpoint.json"
+
+
+def save_checkpoint(folder: Path, models: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+                    meta: dict) -> None:
+    staging = folder.with_name(folder.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    layouts = {}
+    for name, model in models.items():
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
+                  staging / f"{name}.safetensors")
+    for name, optimizer in optimizers.items():
+        tensors, layouts[name] = _flatten_optimizer(optimizer.state_dict())
+        save_file(tensors, staging / f"{name}.safetensors")
+    save_file({"torch": torch.get_rng_state()}, staging / "rng.safetensors")
+    (staging / META).write_text(json.dumps(meta | {"optimizer_layouts": layouts}, indent=1))
+    previous = folder.with_name(folder.name + ".previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if folder.exists():
+        folder.rename(previous)
+    staging.rename(folder)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def load_checkpoint(folder: Path, models: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+                    device: torch.device | str = "cpu") -> dict:
+    """Restore everything save_checkpoint wrote; returns the meta dict."""
+    meta = json.loads((folder / META).read_text())
+    for name, model in models.items():
+        model.load_state_dict(load_file(folder / f"{name}.safetensors", device=str(device)))
+    for name, optimizer in optimizers.items():
+        tensors = load_file(folder / f"{name}.safetensors", device=str(device))
+        optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer_layouts"][name]))
+    torch.set_rng_state(load_file(folder / "rng.safetensors")["torch"])
+    return meta
+
+
+def load_weights(folder: Path, model: torch.nn.Module, name: str = "model") -> None:
+    model.load_state_dict(load_file(folder / f"{name}.safetensors"))
+
+
+def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors, plain = {}, {}
+    for index, values in state_dict["state"].items():
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"state.{index}.{key}"] = value.detach().contiguous().cpu()
+            else:
+                plain[f"{index}.{key}"] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "plain": plain}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], layout: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        _, index, key = name.split(".", 2)
+        state.setdefault(int(index), {})[key] = value
+    for name, value in layout["plain"].items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": layout["param_groups"]}

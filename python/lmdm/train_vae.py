@@ -1,0 +1,223 @@
+"""python -m lmdm.train_vae: train the audio VAE; resumable, DDP under torchrun (gloo on CPU, NCCL on CUDA).
+
+    python -m lmdm.train_vae --run-dir runs/vae --max-minutes 60            # background: nohup ... &
+    torchrun --nproc-per-node 2 -m lmdm.train_vae --run-dir runs/vae        # DDP
+
+Rerunning the same command resumes from the run's last checkpoint (written every few minutes and
+at exit, atomically). Losses: multi-resolution STFT (auraloss: spectral convergence + log magnitude)
+and a log-mel L1, plus a small KL term; the adversarial stage comes after reconstruction converges.
+"""
+
+import argparse
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import auraloss
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .cli import add_config_arguments, config_from_args
+from .data.crops import CropSampler, build_cache
+from .vae import CONFIGS, VAE, kl_divergence
+
+
+@dataclass(frozen=True)
+class TrainVAEConfig:
+    data: Path = field(default_factory=lambda: Path("data/lmdm-v1"))  # a built data set (python -m lmdm.data build)
+    run_dir: Path = field(default_factory=lambda: Path("runs/vae"))  # checkpoints, logs and plots go here
+    model: str = "small"  # a key of lmdm.vae.CONFIGS
+    device: str = "cpu"  # or "cuda"
+    batch_size: int = 8  # per process
+    crop_seconds: float = 1.5  # long enough for several notes, short enough for 8 crops a step on 2 cores
+    learning_rate: float = 5e-4
+    betas: tuple[float, float] = (0.8, 0.99)  # the GAN-vocoder setting, ready for the adversarial stage
+    weight_decay: float = 0.01
+    warmup_steps: int = 200
+    kl_weight: float = 1e-4  # keeps latents near N(0, I) without costing detail (DESIGN.md calibration)
+    mel_weight: float = 1.0
+    grad_clip: float = 1.0  # both calibration runs diverged without it
+    max_steps: int = 1_000_000
+    max_minutes: float = 0.0  # stop (with a checkpoint) after this much wall time; 0 = no limit
+    checkpoint_minutes: float = 5.0
+    log_every: int = 25
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads per process; 0 = torch's default
+
+
+# ----------------------------------------------------------------------------- setup
+
+
+def distributed(device: str) -> tuple[int, int]:
+    """(rank, world size); initialises the process group (NCCL on CUDA, gloo on CPU) under torchrun."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+class Losses(torch.nn.Module):
+    def __init__(self, sample_rate: int, mel_weight: float):
+        super().__init__()
+        self.stft = auraloss.freq.MultiResolutionSTFTLoss(
+            fft_sizes=[256, 512, 1024, 2048], hop_sizes=[64, 128, 256, 512], win_lengths=[256, 512, 1024, 2048])
+        self.mel = auraloss.freq.MelSTFTLoss(sample_rate, fft_size=1024, hop_size=256, win_length=1024, n_mels=80,
+                                             w_sc=0.0, w_log_mag=1.0, w_lin_mag=0.0)
+        self.mel_weight = mel_weight
+
+    def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        est, tgt = estimate[:, None], target[:, None]  # auraloss wants (B, 1, N)
+        return {"stft": self.stft(est, tgt), "mel": self.mel(est, tgt) * self.mel_weight}
+
+
+def learning_rate(config: TrainVAEConfig, step: int) -> float:
+    return config.learning_rate * min(1.0, (step + 1) / config.warmup_steps)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def train(config: TrainVAEConfig) -> dict:
+    rank, world = distributed(config.device)
+    if config.device.startswith("cuda") and world > 1:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = torch.device(config.device)
+    torch.manual_seed(config.seed)  # identical initial weights on every rank
+    model_config = CONFIGS[config.model]()
+    model = VAE(model_config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=config.betas,
+                                  weight_decay=config.weight_decay)
+    checkpoint = config.run_dir / "checkpoint"
+    step, elapsed = 0, 0.0
+    if checkpoint.exists():
+        meta = load_checkpoint(checkpoint, {"model": model}, {"optimizer": optimizer}, device)
+        _require_same_model(meta, model_config)
+        step, elapsed = meta["step"], meta["elapsed_seconds"]
+    if rank == 0:
+        build_cache(config.data, "train")
+    if world > 1:
+        dist.barrier()
+    crop = round(config.crop_seconds * model_config.sample_rate / model_config.samples_per_latent)
+    sampler = CropSampler(build_cache(config.data, "train"), crop * model_config.samples_per_latent,
+                          seed=config.seed, stream=rank)
+    trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    losses = Losses(model_config.sample_rate, config.mel_weight).to(device)
+    trim = model_config.decoder_delay  # the last samples of a decode lack their overlap-add partners
+    log = _Log(config.run_dir, rank)
+    started, last_save = time.perf_counter() - elapsed, time.perf_counter()
+    bar = tqdm(total=config.max_steps, initial=step, desc="vae", disable=rank != 0, dynamic_ncols=True)
+    while step < config.max_steps:
+        audio = torch.from_numpy(sampler.batch(config.batch_size, step)).to(device)  # (B, N)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
+        reconstruction, mean, logvar = trained(audio)
+        terms = losses(reconstruction[:, :-trim], audio[:, :-trim])
+        terms["kl"] = kl_divergence(mean, logvar) * config.kl_weight
+        loss = sum(terms.values())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        step += 1
+        bar.update(1)
+        if step % config.log_every == 0:
+            log.write(step, time.perf_counter() - started, {k: v.item() for k, v in terms.items()}
+                      | {"loss": loss.item(), "grad_norm": grad_norm.item()})
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        out_of_time = config.max_minutes and time.perf_counter() - started >= config.max_minutes * 60
+        if time.perf_counter() - last_save >= config.checkpoint_minutes * 60 or out_of_time:
+            _save(config, model, optimizer, model_config, step, time.perf_counter() - started, rank, log)
+            last_save = time.perf_counter()
+        if out_of_time:
+            break
+    _save(config, model, optimizer, model_config, step, time.perf_counter() - started, rank, log)
+    bar.close()
+    return {"step": step, "elapsed_seconds": time.perf_counter() - started,
+            "replicas_in_sync": _replicas_in_sync(model, world)}
+
+
+def _replicas_in_sync(model: torch.nn.Module, world: int) -> bool:
+    """Whether every DDP rank ends with bit-identical weights (a cheap check worth doing at every exit)."""
+    if world == 1:
+        return True
+    checksums = torch.stack([p.detach().double().sum() for p in model.parameters()])
+    gathered = [torch.zeros_like(checksums) for _ in range(world)]
+    dist.all_gather(gathered, checksums)
+    return all(torch.equal(g, gathered[0]) for g in gathered)
+
+
+def _save(config, model, optimizer, model_config, step: int, elapsed: float, rank: int, log: "_Log") -> None:
+    if rank != 0:
+        return
+    meta = {"step": step, "elapsed_seconds": elapsed, "model_config": asdict(model_config),
+            "train_config": json.loads(json.dumps(asdict(config), default=str))}
+    save_checkpoint(config.run_dir / "checkpoint", {"model": model}, {"optimizer": optimizer}, meta)
+    log.plot()
+
+
+def _require_same_model(meta: dict, model_config) -> None:
+    saved = meta["model_config"]
+    current = json.loads(json.dumps(asdict(model_config)))
+    if saved != current:
+        raise ValueError(f"the run's checkpoint was made with a different model config: {saved} vs {current}")
+
+
+class _Log:
+    """metrics.jsonl (appended, survives resumes) and loss.png, on rank 0 only."""
+
+    def __init__(self, run: Path, rank: int):
+        self.path, self.rank = run / "metrics.jsonl", rank
+        if rank == 0:
+            run.mkdir(parents=True, exist_ok=True)
+
+    def write(self, step: int, seconds: float, values: dict) -> None:
+        if self.rank == 0:
+            with open(self.path, "a") as out:
+                out.write(json.dumps({"step": step, "seconds": round(seconds, 1)} | values) + "\n")
+
+    def plot(self) -> None:
+        if not self.path.exists():
+            return
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        rows = [json.loads(line) for line in self.path.read_text().splitlines()]
+        figure, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+        for axis, key in zip(axes, ("stft", "mel", "kl")):
+            steps = np.array([r["step"] for r in rows])
+            values = np.array([r[key] for r in rows])
+            axis.plot(steps, values, alpha=0.3, color="#4a7ab0")
+            window = max(1, len(values) // 50)
+            axis.plot(steps[window - 1:], np.convolve(values, np.ones(window) / window, "valid"), color="#17324d")
+            axis.set_title(key)
+            axis.set_xlabel("step")
+        figure.tight_layout()
+        figure.savefig(self.path.with_name("loss.png"), dpi=100)
+        plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lmdm.train_vae", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(parser, TrainVAEConfig)
+    config = config_from_args(parser.parse_args(argv), TrainVAEConfig)
+    result = train(config)
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        print(json.dumps(result))
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
