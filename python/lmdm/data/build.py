@@ -51,9 +51,15 @@ def build(config: DataConfig, keep_work: bool = False) -> dict:
     records = []
     for name, hours in stream_hours(config, streams).items():
         records += _render_until_enough(streams[name], name, hours, config, work)
+    return finish(records, config, time.perf_counter() - started, keep_work)
+
+
+def finish(records: list[dict], config: DataConfig, wall_seconds: float, keep_work: bool = False) -> dict:
+    """Pack the finished records' examples into shards, write manifest, card and summary; returns the summary."""
+    output, work = config.output, config.output / "work"
     examples = [e for r in records if r["status"] == "ok" for e in r["examples"]]
     shards = pack(examples, work, output, config.shard_megabytes * 2**20)
-    summary = summarise(records, examples, shards, config_json(config), time.perf_counter() - started)
+    summary = summarise(records, examples, shards, config_json(config), wall_seconds)
     write_card(summary, examples, output)
     (output / SUMMARY).write_text(json.dumps(summary, indent=1))  # written last: marks the build complete
     if not keep_work:

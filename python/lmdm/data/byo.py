@@ -19,12 +19,10 @@ import soundfile as sf
 import soxr
 from tqdm import tqdm
 
-from .build import CONFIG, SUMMARY, config_json, pack
-from .card import write_card
+from .build import CONFIG, SUMMARY, config_json, finish
 from .config import DataConfig
 from .corpus import Piece, split_of
 from .examples import AUDIO_SUBTYPE, RECORD, RenderError, publish, rms_dbfs, segment_bounds
-from .summary import summarise
 
 log = logging.getLogger("lmdm.data")
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".opus"}
@@ -56,13 +54,7 @@ def build_from_folder(folder: Path, captions_csv: Path | None, config: DataConfi
     records = [_process_file(f, folder, captions, config, work) for f in tqdm(files, desc="audio files")]
     for record in (r for r in records if r["status"] == "skipped"):
         log.warning("skipped %s: %s", record["piece_id"], record["reason"])
-    examples = [e for r in records if r["status"] == "ok" for e in r["examples"]]
-    shards = pack(examples, work, output, config.shard_megabytes * 2**20)
-    summary = summarise(records, examples, shards, config_json(config), time.perf_counter() - started)
-    write_card(summary, examples, output)
-    (output / SUMMARY).write_text(json.dumps(summary, indent=1))
-    shutil.rmtree(work)
-    return summary
+    return finish(records, config, time.perf_counter() - started)
 
 
 def _process_file(path: Path, folder: Path, captions: dict[str, str], config: DataConfig, work: Path) -> dict:
