@@ -5,12 +5,14 @@
 
 Rerunning the same command resumes from the run's last checkpoint (written every few minutes and
 at exit, atomically). Losses: multi-resolution STFT (auraloss: spectral convergence + log magnitude)
-and a log-mel L1, plus a small KL term; the adversarial stage comes after reconstruction converges.
+and a log-mel L1, plus a small KL term. Once reconstruction has converged (`--adversarial-start-step`) a
+multi-scale STFT discriminator joins (hinge loss + feature matching), trained step for step with the VAE.
 """
 
 import argparse
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +26,8 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .cli import add_config_arguments, config_from_args
 from .data.crops import CropSampler, build_cache
+from .discriminator import (DiscriminatorConfig, MultiScaleSTFTDiscriminator, discriminator_loss,
+                            generator_losses)
 from .vae import CONFIGS, VAE, kl_divergence
 
 
@@ -42,6 +46,10 @@ class TrainVAEConfig:
     kl_weight: float = 1e-4  # keeps latents near N(0, I) without costing detail (DESIGN.md calibration)
     mel_weight: float = 1.0
     grad_clip: float = 1.0  # both calibration runs diverged without it
+    adversarial_start_step: int = 6000  # the spectral losses flatten around here (see the model card's curves)
+    adversarial_crops: int = 4  # of each batch: the discriminator triples a step's cost on 2 cores at 8 (measured)
+    adversarial_weight: float = 1.0
+    feature_matching_weight: float = 2.0
     max_steps: int = 1_000_000
     max_minutes: float = 0.0  # stop (with a checkpoint) after this much wall time; 0 = no limit
     checkpoint_minutes: float = 5.0
@@ -83,6 +91,76 @@ def learning_rate(config: TrainVAEConfig, step: int) -> float:
 # ----------------------------------------------------------------------------- training
 
 
+class _Trainer:
+    """The VAE, its discriminator, their optimizers and one training step; DDP-wrapped when world > 1."""
+
+    def __init__(self, config: TrainVAEConfig, device: torch.device, world: int):
+        self.config = config
+        torch.manual_seed(config.seed)  # identical initial weights on every rank
+        self.model_config = CONFIGS[config.model]()
+        self.model = VAE(self.model_config).to(device)
+        self.discriminator = MultiScaleSTFTDiscriminator(DiscriminatorConfig()).to(device)
+        self.optimizer = self._adamw(self.model)
+        self.discriminator_optimizer = self._adamw(self.discriminator)
+        wrap = torch.nn.parallel.DistributedDataParallel if world > 1 else (lambda m: m)
+        self.trained, self.trained_discriminator = wrap(self.model), wrap(self.discriminator)
+        self.losses = Losses(self.model_config.sample_rate, config.mel_weight).to(device)
+        self.trim = self.model_config.decoder_delay  # the last samples of a decode lack their overlap-add partners
+
+    def _adamw(self, module: torch.nn.Module) -> torch.optim.Optimizer:
+        c = self.config
+        return torch.optim.AdamW(module.parameters(), lr=c.learning_rate, betas=c.betas, weight_decay=c.weight_decay)
+
+    @property
+    def models(self) -> dict:
+        return {"model": self.model, "discriminator": self.discriminator}
+
+    @property
+    def optimizers(self) -> dict:
+        return {"optimizer": self.optimizer, "discriminator_optimizer": self.discriminator_optimizer}
+
+    def step(self, audio: torch.Tensor, step: int) -> dict[str, float]:
+        adversarial = step >= self.config.adversarial_start_step
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(self.config, step)
+        reconstruction, mean, logvar = self.trained(audio)
+        estimate, target = reconstruction[:, :-self.trim], audio[:, :-self.trim]
+        terms = self.losses(estimate, target)
+        terms["kl"] = kl_divergence(mean, logvar) * self.config.kl_weight
+        crops = self.config.adversarial_crops
+        if adversarial:
+            terms |= self._generator_terms(estimate[:crops], target[:crops])
+        loss = sum(terms.values())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        values = {k: v.item() for k, v in terms.items()} | {"loss": loss.item(), "grad_norm": grad_norm.item()}
+        if adversarial:
+            values["discriminator"] = self._discriminator_step(estimate[:crops].detach(), target[:crops])
+        return values
+
+    def _generator_terms(self, estimate: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        # The bare module, frozen: the generator's backward must neither touch nor all-reduce D's gradients.
+        self.discriminator.requires_grad_(False)
+        adversarial, matching = generator_losses(self.discriminator(target), self.discriminator(estimate))
+        self.discriminator.requires_grad_(True)
+        return {"adversarial": adversarial * self.config.adversarial_weight,
+                "feature_matching": matching * self.config.feature_matching_weight}
+
+    def _discriminator_step(self, estimate: torch.Tensor, target: torch.Tensor) -> float:
+        both = self.trained_discriminator(torch.cat([target, estimate]))  # one pass, so DDP reduces once
+        half = target.shape[0]
+        loss = discriminator_loss([(l[:half], [f[:half] for f in fs]) for l, fs in both],
+                                  [(l[half:], [f[half:] for f in fs]) for l, fs in both])
+        self.discriminator_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), self.config.grad_clip)
+        self.discriminator_optimizer.step()
+        return loss.item()
+
+
 def train(config: TrainVAEConfig) -> dict:
     rank, world = distributed(config.device)
     if config.device.startswith("cuda") and world > 1:
@@ -90,58 +168,43 @@ def train(config: TrainVAEConfig) -> dict:
     if config.threads:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device)
-    torch.manual_seed(config.seed)  # identical initial weights on every rank
-    model_config = CONFIGS[config.model]()
-    model = VAE(model_config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=config.betas,
-                                  weight_decay=config.weight_decay)
+    trainer = _Trainer(config, device, world)
     checkpoint = config.run_dir / "checkpoint"
     step, elapsed = 0, 0.0
     if checkpoint.exists():
-        meta = load_checkpoint(checkpoint, {"model": model}, {"optimizer": optimizer}, device)
-        _require_same_model(meta, model_config)
+        meta = load_checkpoint(checkpoint, trainer.models, trainer.optimizers, device)
+        _require_same_model(meta, trainer.model_config)
         step, elapsed = meta["step"], meta["elapsed_seconds"]
     if rank == 0:
         build_cache(config.data, "train")
     if world > 1:
         dist.barrier()
-    crop = round(config.crop_seconds * model_config.sample_rate / model_config.samples_per_latent)
-    sampler = CropSampler(build_cache(config.data, "train"), crop * model_config.samples_per_latent,
-                          seed=config.seed, stream=rank)
-    trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    losses = Losses(model_config.sample_rate, config.mel_weight).to(device)
-    trim = model_config.decoder_delay  # the last samples of a decode lack their overlap-add partners
+    samples = trainer.model_config.samples_per_latent
+    crop = round(config.crop_seconds * trainer.model_config.sample_rate / samples)
+    sampler = CropSampler(build_cache(config.data, "train"), crop * samples, seed=config.seed, stream=rank)
     log = _Log(config.run_dir, rank)
     started, last_save = time.perf_counter() - elapsed, time.perf_counter()
-    bar = tqdm(total=config.max_steps, initial=step, desc="vae", disable=rank != 0, dynamic_ncols=True)
+    # A log file is no terminal: redraw the bar once a minute there instead of several times a second.
+    bar = tqdm(total=config.max_steps, initial=step, desc="vae", disable=rank != 0, dynamic_ncols=True,
+               mininterval=0.1 if sys.stderr.isatty() else 60)
     while step < config.max_steps:
         audio = torch.from_numpy(sampler.batch(config.batch_size, step)).to(device)  # (B, N)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, step)
-        reconstruction, mean, logvar = trained(audio)
-        terms = losses(reconstruction[:, :-trim], audio[:, :-trim])
-        terms["kl"] = kl_divergence(mean, logvar) * config.kl_weight
-        loss = sum(terms.values())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        values = trainer.step(audio, step)
         step += 1
         bar.update(1)
         if step % config.log_every == 0:
-            log.write(step, time.perf_counter() - started, {k: v.item() for k, v in terms.items()}
-                      | {"loss": loss.item(), "grad_norm": grad_norm.item()})
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            log.write(step, time.perf_counter() - started, values)
+            bar.set_postfix(loss=f"{values['loss']:.3f}")
         out_of_time = config.max_minutes and time.perf_counter() - started >= config.max_minutes * 60
         if time.perf_counter() - last_save >= config.checkpoint_minutes * 60 or out_of_time:
-            _save(config, model, optimizer, model_config, step, time.perf_counter() - started, rank, log)
+            _save(config, trainer, step, time.perf_counter() - started, rank, log)
             last_save = time.perf_counter()
         if out_of_time:
             break
-    _save(config, model, optimizer, model_config, step, time.perf_counter() - started, rank, log)
+    _save(config, trainer, step, time.perf_counter() - started, rank, log)
     bar.close()
-    return {"step": step, "elapsed_seconds": time.perf_counter() - started,
-            "replicas_in_sync": _replicas_in_sync(model, world)}
+    in_sync = all(_replicas_in_sync(m, world) for m in trainer.models.values())
+    return {"step": step, "elapsed_seconds": time.perf_counter() - started, "replicas_in_sync": in_sync}
 
 
 def _replicas_in_sync(model: torch.nn.Module, world: int) -> bool:
@@ -154,12 +217,12 @@ def _replicas_in_sync(model: torch.nn.Module, world: int) -> bool:
     return all(torch.equal(g, gathered[0]) for g in gathered)
 
 
-def _save(config, model, optimizer, model_config, step: int, elapsed: float, rank: int, log: "_Log") -> None:
+def _save(config, trainer: _Trainer, step: int, elapsed: float, rank: int, log: "_Log") -> None:
     if rank != 0:
         return
-    meta = {"step": step, "elapsed_seconds": elapsed, "model_config": asdict(model_config),
+    meta = {"step": step, "elapsed_seconds": elapsed, "model_config": asdict(trainer.model_config),
             "train_config": json.loads(json.dumps(asdict(config), default=str))}
-    save_checkpoint(config.run_dir / "checkpoint", {"model": model}, {"optimizer": optimizer}, meta)
+    save_checkpoint(config.run_dir / "checkpoint", trainer.models, trainer.optimizers, meta)
     log.plot()
 
 
@@ -192,10 +255,12 @@ class _Log:
         import matplotlib.pyplot as plt
 
         rows = [json.loads(line) for line in self.path.read_text().splitlines()]
-        figure, axes = plt.subplots(1, 3, figsize=(13, 3.5))
-        for axis, key in zip(axes, ("stft", "mel", "kl")):
-            steps = np.array([r["step"] for r in rows])
-            values = np.array([r[key] for r in rows])
+        keys = [k for k in ("stft", "mel", "kl", "adversarial", "feature_matching", "discriminator") if k in rows[-1]]
+        figure, axes = plt.subplots(1, len(keys), figsize=(4.3 * len(keys), 3.5))
+        for axis, key in zip(axes, keys):
+            logged = [r for r in rows if key in r]
+            steps = np.array([r["step"] for r in logged])
+            values = np.array([r[key] for r in logged])
             axis.plot(steps, values, alpha=0.3, color="#4a7ab0")
             window = max(1, len(values) // 50)
             axis.plot(steps[window - 1:], np.convolve(values, np.ones(window) / window, "valid"), color="#17324d")
