@@ -50,10 +50,6 @@ def load_checkpoint(folder: Path, models: dict[str, torch.nn.Module], optimizers
     return meta
 
 
-def load_weights(folder: Path, model: torch.nn.Module, name: str = "model") -> None:
-    model.load_state_dict(load_file(folder / f"{name}.safetensors"))
-
-
 def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
     tensors, plain = {}, {}
     for index, values in state_dict["state"].items():

@@ -11,12 +11,19 @@ current hop. Latent k summarises frames 2k and 2k+1, so it is known once sample 
 arrived (43.07 latents/s at 22.05 kHz: the control-feature frame rate). The decoder's overlap-add
 completes a sample n_fft - hop samples (768, 35 ms) after its frame arrives, so streaming output
 is delayed by that much; `decode` returns the aligned signal whose last 768 samples are incomplete.
+
+Export: the STFT and its inverse are written as matrix products with DFT bases, framing and overlap-add
+as reshapes and shifted sums (n_fft is a multiple of hop), so the same code exports to plain ONNX
+(MatMul, Slice, Add) that every runtime and execution provider runs, with no FFT or complex numbers.
 """
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 StreamState = dict[str, torch.Tensor]  # cached left context per causal layer, filled on first use
@@ -39,6 +46,10 @@ class VAEConfig:
     logvar_range: tuple[float, float] = (-12.0, 4.0)  # clamp: the first unclamped runs diverged (DESIGN.md)
     log_magnitude_floor: float = 1e-5  # -100 dB: silence gives finite encoder input
     max_log_magnitude: float = 7.0  # decoder magnitude cap (e^7 ~ 1100) keeps early training finite
+
+    def __post_init__(self):
+        if self.n_fft % self.hop:
+            raise ValueError(f"n_fft ({self.n_fft}) must be a multiple of hop ({self.hop}): framing is a reshape")
 
     @property
     def samples_per_latent(self) -> int:
@@ -121,14 +132,46 @@ def causal_frames(audio: torch.Tensor, n_fft: int, hop: int, state: StreamState 
     joined = torch.cat([past, audio], dim=1)
     if state is not None:
         state[key] = joined[:, joined.shape[1] - context:]
-    return joined.unfold(1, n_fft, hop)
+    hops = joined.reshape(joined.shape[0], -1, hop)  # (B, T + overlap - 1, hop)
+    overlap, count = n_fft // hop, audio.shape[1] // hop
+    return torch.cat([hops[:, i: i + count] for i in range(overlap)], dim=2)
+
+
+def overlap_add(frames: torch.Tensor, hop: int) -> torch.Tensor:
+    """(B, T, n_fft) -> (B, (T - 1) * hop + n_fft): frame t added at [t * hop, t * hop + n_fft)."""
+    batch, count, n_fft = frames.shape
+    overlap = n_fft // hop
+    pieces = frames.reshape(batch, count, overlap, hop)
+    summed = sum(F.pad(pieces[:, :, i], (0, 0, i, overlap - 1 - i)) for i in range(overlap))  # (B, T+ov-1, hop)
+    return summed.reshape(batch, -1)
+
+
+def dft_bases(n_fft: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and imaginary rfft bases, (n_fft, bins) each: frames @ basis = rfft(frames).real / .imag."""
+    n = torch.arange(n_fft, dtype=torch.float64)
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)
+    angle = 2 * torch.pi * n[:, None] * k[None, :] / n_fft
+    return torch.cos(angle).float(), (-torch.sin(angle)).float()
+
+
+def inverse_dft_bases(n_fft: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(bins, n_fft) each: real @ cos_basis + imag @ sin_basis = irfft(real + i imag, n_fft)."""
+    n = torch.arange(n_fft, dtype=torch.float64)
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)
+    weight = torch.full((len(k), 1), 2.0, dtype=torch.float64)
+    weight[0] = weight[-1] = 1.0  # DC and Nyquist appear once in the full spectrum, the others twice
+    angle = 2 * torch.pi * k[:, None] * n[None, :] / n_fft
+    return (weight * torch.cos(angle) / n_fft).float(), (-weight * torch.sin(angle) / n_fft).float()
 
 
 class Encoder(nn.Module):
     def __init__(self, config: VAEConfig):
         super().__init__()
         self.config = config
-        self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+        real, imaginary = dft_bases(config.n_fft)
+        window = torch.hann_window(config.n_fft)[:, None]  # windowing folded into the bases
+        self.register_buffer("real_basis", window * real, persistent=False)
+        self.register_buffer("imaginary_basis", window * imaginary, persistent=False)
         self.project = nn.Conv1d(config.n_fft // 2 + 1, config.width, 1)
         self.frame_blocks = Blocks(config.encoder_frame_blocks, config)
         self.down = nn.Conv1d(config.width, config.width, config.latent_stride, stride=config.latent_stride)
@@ -139,8 +182,8 @@ class Encoder(nn.Module):
     def forward(self, audio: torch.Tensor, state: StreamState | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """audio (B, N), N a multiple of samples_per_latent -> mean, logvar (B, D, N // samples_per_latent)."""
         c = self.config
-        frames = causal_frames(audio, c.n_fft, c.hop, state, "encoder.audio") * self.window  # (B, T, n_fft)
-        magnitude = torch.fft.rfft(frames, dim=-1).abs()  # (B, T, bins)
+        frames = causal_frames(audio, c.n_fft, c.hop, state, "encoder.audio")  # (B, T, n_fft)
+        magnitude = torch.sqrt((frames @ self.real_basis) ** 2 + (frames @ self.imaginary_basis) ** 2)
         x = self.project(torch.log(magnitude + c.log_magnitude_floor).transpose(1, 2))  # (B, W, T)
         x = self.down(self.frame_blocks(x, state))  # (B, W, T / stride)
         x = self.out(self.norm(self.latent_blocks(x, state).transpose(1, 2))).transpose(1, 2)  # (B, 2D, L)
@@ -160,17 +203,20 @@ class Decoder(nn.Module):
         self.norm = nn.LayerNorm(config.width)
         self.head = nn.Linear(config.width, 2 * bins)  # log-magnitude and phase per bin (Vocos)
         window = torch.hann_window(config.n_fft)
-        # Hann at hop n_fft/4 overlaps to a constant sum of squares: one number normalises the overlap-add
-        self.register_buffer("window", window, persistent=False)
-        self.ola_gain = float((window**2).sum()) / config.hop
+        # Hann at hop n_fft/4 overlaps to a constant sum of squares: one number normalises the overlap-add.
+        # Synthesis window and that gain are folded into the inverse-DFT bases.
+        scale = window[None, :] * config.hop / float((window**2).sum())
+        cosine, sine = inverse_dft_bases(config.n_fft)
+        self.register_buffer("cosine_basis", cosine * scale, persistent=False)
+        self.register_buffer("sine_basis", sine * scale, persistent=False)
 
-    def spectrum(self, z: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
-        """z (B, D, L) -> complex STFT frames (B, L * stride, bins)."""
+    def spectrum(self, z: torch.Tensor, state: StreamState | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """z (B, D, L) -> STFT frames (B, L * stride, bins) as (real, imaginary)."""
         x = self.latent_blocks(self.project(z), state)
         x = self.frame_blocks(self.up(x), state)  # (B, W, T)
         log_magnitude, phase = self.head(self.norm(x.transpose(1, 2))).chunk(2, dim=-1)  # (B, T, bins) each
         magnitude = torch.exp(log_magnitude.clamp(max=self.config.max_log_magnitude))
-        return torch.polar(magnitude, phase)
+        return magnitude * torch.cos(phase), magnitude * torch.sin(phase)
 
     def forward(self, z: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
         """z (B, D, L) -> audio (B, L * samples_per_latent).
@@ -180,11 +226,10 @@ class Decoder(nn.Module):
         the next L * samples_per_latent completed samples, i.e. the signal delayed by decoder_delay.
         """
         c = self.config
-        frames = torch.fft.irfft(self.spectrum(z, state), n=c.n_fft, dim=-1) * self.window / self.ola_gain
+        real, imaginary = self.spectrum(z, state)
+        frames = real @ self.cosine_basis + imaginary @ self.sine_basis  # windowed inverse DFT, (B, T, n_fft)
         count = frames.shape[1]
-        # overlap-add: frame t lands on [t*hop, t*hop + n_fft) of a buffer that starts n_fft - hop early
-        signal = F.fold(frames.transpose(1, 2), output_size=(1, (count - 1) * c.hop + c.n_fft),
-                        kernel_size=(1, c.n_fft), stride=(1, c.hop))[:, 0, 0]  # (B, (T-1)*hop + n_fft)
+        signal = overlap_add(frames, c.hop)  # starts n_fft - hop before the first output sample
         if state is None:
             return signal[:, c.decoder_delay:]
         tail = state.get("decoder.overlap")
@@ -231,3 +276,30 @@ def trim_to_latents(audio: torch.Tensor, config: VAEConfig) -> torch.Tensor:
     usable = audio.shape[-1] // config.samples_per_latent * config.samples_per_latent
     return audio[..., :usable]
 
+
+
+# ----------------------------------------------------------------------------- files
+
+WEIGHTS, CONFIG = "model.safetensors", "config.json"
+
+
+def save_vae(model: VAE, folder: Path) -> None:
+    """A shippable VAE: weights as safetensors, the VAEConfig as JSON (nothing else, no optimizer)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, folder / WEIGHTS)
+    (folder / CONFIG).write_text(json.dumps(asdict(model.config), indent=1) + "\n")
+
+
+def load_vae(folder: Path) -> VAE:
+    """From a shipped folder (config.json) or a training checkpoint (checkpoint.json holds model_config)."""
+    folder = Path(folder)
+    if (folder / CONFIG).exists():
+        fields = json.loads((folder / CONFIG).read_text())
+    elif (folder / "checkpoint.json").exists():
+        fields = json.loads((folder / "checkpoint.json").read_text())["model_config"]
+    else:
+        raise FileNotFoundError(f"{folder} holds neither a VAE ({CONFIG}) nor a training checkpoint")
+    config = VAEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    model = VAE(config)
+    model.load_state_dict(load_file(folder / WEIGHTS))
+    return model.eval()

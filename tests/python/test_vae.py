@@ -13,9 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from lmdm.checkpoint import load_checkpoint, save_checkpoint
-from lmdm.data.build import build
-from lmdm.data.config import DataConfig
-from lmdm.vae import VAE, VAEConfig, tiny_config
+from lmdm.vae import VAE, VAEConfig, dft_bases, inverse_dft_bases, overlap_add, tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,10 +25,8 @@ def model() -> VAE:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("vae-data") / "data"
-    build(DataConfig(output=root, collections=("bach", "essenFolksong"), train_hours=0.01, workers=2))
-    return root
+def dataset(small_dataset) -> Path:
+    return small_dataset
 
 
 def test_rates_and_shapes(model):
@@ -143,3 +139,17 @@ def test_default_model_size_and_delay():
     config = VAEConfig()
     assert config.decoder_delay == 768 and config.latent_dim <= 64
     assert 4e6 < sum(p.numel() for p in VAE(config).parameters()) < 10e6  # under the ~40 MB package bound
+
+
+def test_dft_bases_and_overlap_add_match_torch_fft():
+    """The export-friendly STFT pieces compute exactly what torch.fft and F.fold do."""
+    frames = torch.randn(2, 9, 1024, dtype=torch.float32)
+    real, imaginary = dft_bases(1024)
+    spectrum = torch.fft.rfft(frames.double(), dim=-1)
+    assert torch.allclose(frames @ real, spectrum.real.float(), atol=2e-3)
+    assert torch.allclose(frames @ imaginary, spectrum.imag.float(), atol=2e-3)
+    cosine, sine = inverse_dft_bases(1024)
+    assert torch.allclose(spectrum.real.float() @ cosine + spectrum.imag.float() @ sine, frames, atol=1e-5)
+    folded = torch.nn.functional.fold(frames.transpose(1, 2), output_size=(1, 8 * 256 + 1024), kernel_size=(1, 1024),
+                                      stride=(1, 256))[:, 0, 0]
+    assert torch.allclose(overlap_add(frames, 256), folded, atol=1e-6)
