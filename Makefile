@@ -14,7 +14,8 @@ JOBS ?= $(shell nproc)
 DEMO_CLIP := assets/guitar_clip.flac
 DEMO_OUT := out/demo
 
-.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data data clips clean
+.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data bench-vae data clips \
+	train-vae package-vae clean
 
 all: build
 
@@ -56,8 +57,11 @@ test-tsan: setup
 test: build
 	@$(MAKE) --no-print-directory test-cpp test-python test-tsan
 
-bench: build bench-data
+bench: build bench-data bench-vae
 	@$(PYTHON) bench/latency_bench.py --build-dir $(BUILD_DIR)
+
+bench-vae: setup
+	@$(PYTHON) bench/vae_decode_bench.py
 
 bench-data: setup
 	@$(PYTHON) bench/data_render_bench.py
@@ -69,6 +73,16 @@ data: setup
 # The guitar clips in assets/clips (test-split pieces; already committed, this recreates them).
 clips: setup
 	@$(PYTHON) -m lmdm.data clips --to assets/clips
+
+# The shipped VAE (models/vae/CARD.md): train in the background (rerun to resume), then package and evaluate.
+VAE_MINUTES ?= 105
+train-vae: setup
+	@mkdir -p runs
+	nohup $(PYTHON) -m lmdm.train_vae --run-dir runs/vae --max-minutes $(VAE_MINUTES) > runs/vae-train.log 2>&1 &
+	@echo "training in the background: tail -f runs/vae-train.log; curves in runs/vae/loss.png"
+
+package-vae: setup
+	@$(PYTHON) -m lmdm.vae_package --run-dir runs/vae --out models/vae
 
 clean:
 	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log build-release build-release.configure.log out
