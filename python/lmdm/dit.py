@@ -1,0 +1,292 @@
+"""A diffusion transformer over VAE latent frames (rectified flow), and its streaming LMDM variants.
+
+One network serves all four variants (masks.py); they differ only in how a frame enters and what it
+may attend:
+- offline: every frame is noisy; full attention.
+- outpaint (paper §3.2): clean context concatenated as extra input channels (zero over the target),
+  full attention, every frame recomputed at every step.
+- encdec / blockcausal (paper §4.1): a routing mask sends context frames through `W_c·c` and target
+  frames through `W_x·x_t`; context frames are modulated as clean (t = 0), so nothing the context
+  computes depends on the noise level, and the attention mask keeps it from the target.
+The fine-tuned variants add only the context projection to the offline weights (initialised from
+W_x: the network already reads a clean latent as x_t at t = 0).
+
+Conditioning: the timestep through adaLN-zero (per token, so context and target can sit at different
+noise levels); text as a few tokens projected from a sentence embedding, read by cross-attention
+(keys and values per prompt, cacheable; no positions); sketch controls per frame (loudness,
+brightness, pitch), each through its own small projection of (value, present) added to the input.
+Positions are rotary and enter only as differences, so a key cached at absolute frame p stays valid
+however the window slides.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .masks import STREAMING_VARIANTS, VARIANTS
+
+KV = tuple[torch.Tensor, torch.Tensor]  # keys, values: (B, heads, T, head_dim)
+
+
+@dataclass(frozen=True)
+class DiTConfig:
+    latent_dim: int = 32  # the VAE's latent channels
+    width: int = 256
+    layers: int = 8
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    text_dim: int = 384  # all-MiniLM-L6-v2 sentence embeddings
+    text_tokens: int = 2  # tokens the sentence embedding is projected to
+    controls: tuple[str, ...] = ("loudness", "brightness", "pitch")
+    control_hidden: int = 64
+    rope_base: float = 10_000.0
+    variant: str = "offline"
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}; expected one of {VARIANTS}")
+        if self.width % self.heads or (self.width // self.heads) % 2:
+            raise ValueError("width / heads must be an even integer (rotary pairs)")
+
+    @property
+    def head_dim(self) -> int:
+        return self.width // self.heads
+
+
+def tiny_config(**overrides) -> DiTConfig:
+    """Tests: the same structure in a few thousand parameters."""
+    return DiTConfig(**({"width": 32, "layers": 2, "heads": 2, "text_tokens": 1, "control_hidden": 8} | overrides))
+
+
+def small_config(**overrides) -> DiTConfig:
+    """This CPU: ~10 M parameters streams in real time on 2 cores with CFG (DESIGN.md cost model)."""
+    return DiTConfig(**overrides)
+
+
+def base_config(**overrides) -> DiTConfig:
+    """GPUs: ~60 M parameters."""
+    return DiTConfig(**({"width": 512, "layers": 16, "heads": 8} | overrides))
+
+
+CONFIGS = {"tiny": tiny_config, "small": small_config, "base": base_config}
+
+
+# ----------------------------------------------------------------------------- embeddings
+
+
+def timestep_features(t: torch.Tensor, dim: int = 256) -> torch.Tensor:
+    """Sinusoidal features of t in [0, 1] (scaled by 1000 as in DiT), (B,) -> (B, dim)."""
+    half = dim // 2
+    frequencies = torch.exp(-math.log(10_000.0) * torch.arange(half, device=t.device) / half)
+    angles = 1000.0 * t[:, None].float() * frequencies[None]
+    return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
+
+
+class TimestepEmbedding(nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(256, width), nn.SiLU(), nn.Linear(width, width))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:  # (B,) -> (B, W)
+        return self.mlp(timestep_features(t))
+
+
+class ControlEmbedding(nn.Module):
+    """One small MLP per control over (value x present, present): absent and zero stay distinguishable."""
+
+    def __init__(self, config: DiTConfig):
+        super().__init__()
+        self.projections = nn.ModuleList(
+            nn.Sequential(nn.Linear(2, config.control_hidden), nn.SiLU(), nn.Linear(config.control_hidden, config.width))
+            for _ in config.controls)
+
+    def forward(self, values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """values, present: (B, T, controls) normalised values and 0/1 flags -> (B, T, W)."""
+        present = present.to(values.dtype)
+        return sum(projection(torch.stack([values[..., i] * present[..., i], present[..., i]], dim=-1))
+                   for i, projection in enumerate(self.projections))
+
+
+def rotary(x: torch.Tensor, positions: torch.Tensor, base: float) -> torch.Tensor:
+    """Rotate (B, H, T, Dh) by frame positions (T,): pairs (i, i + Dh/2) turn by position * base^(-2i/Dh)."""
+    half = x.shape[-1] // 2
+    frequencies = base ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)
+    angles = positions.to(torch.float32)[:, None] * frequencies[None]  # (T, Dh/2)
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    first, second = x[..., :half], x[..., half:]
+    return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
+
+
+# ----------------------------------------------------------------------------- transformer
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale) + shift
+
+
+class Block(nn.Module):
+    """adaLN-zero transformer block: masked self-attention over frames, cross-attention to text, MLP."""
+
+    def __init__(self, config: DiTConfig):
+        super().__init__()
+        w, self.heads, self.base = config.width, config.heads, config.rope_base
+        self.norm1 = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
+        self.qkv = nn.Linear(w, 3 * w)
+        self.attention_out = nn.Linear(w, w)
+        self.norm_cross = nn.LayerNorm(w, eps=1e-6)
+        self.cross_q = nn.Linear(w, w)
+        self.cross_kv = nn.Linear(w, 2 * w)
+        self.cross_out = nn.Linear(w, w)
+        self.norm2 = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
+        hidden = int(w * config.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(w, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, w))
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(w, 6 * w))
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, W) -> (B, H, T, Dh)
+        return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+
+    def text_kv(self, text: torch.Tensor) -> KV:
+        """Cross-attention keys and values of the text tokens (B, P, W): depend on the prompt only."""
+        k, v = self.cross_kv(text).chunk(2, dim=-1)
+        return self._split(k), self._split(v)
+
+    def forward(self, x: torch.Tensor, modulation: torch.Tensor, positions: torch.Tensor, text: KV,
+                mask: torch.Tensor | None, past: KV | None = None) -> tuple[torch.Tensor, KV]:
+        """x (B, T, W) new frames; modulation (B, T, 6W); past: cached keys/values the frames also attend.
+        The mask is over (T, past + T) keys. Returns the frames and their own (rotated) keys and values."""
+        shift1, scale1, gate1, shift2, scale2, gate2 = modulation.chunk(6, dim=-1)
+        q, k, v = self.qkv(modulate(self.norm1(x), shift1, scale1)).chunk(3, dim=-1)
+        q, k, v = self._split(q), self._split(k), self._split(v)
+        q, k = rotary(q, positions, self.base), rotary(k, positions, self.base)
+        keys, values = (k, v) if past is None else (torch.cat([past[0], k], 2), torch.cat([past[1], v], 2))
+        attended = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, H, T, Dh)
+        x = x + gate1 * self.attention_out(attended.transpose(1, 2).flatten(2))
+        cross = F.scaled_dot_product_attention(self._split(self.cross_q(self.norm_cross(x))), *text)
+        x = x + self.cross_out(cross.transpose(1, 2).flatten(2))
+        x = x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
+        return x, (k, v)
+
+
+class DiT(nn.Module):
+    """Velocity network v(x_t, t | context, text, controls) over latent frames."""
+
+    def __init__(self, config: DiTConfig):
+        super().__init__()
+        self.config = config
+        w = config.width
+        self.noisy_in = nn.Linear(config.latent_dim, w)  # W_x
+        if config.variant == "outpaint":
+            self.context_channels_in = nn.Linear(config.latent_dim, w, bias=False)  # extra input channels
+        elif config.variant in STREAMING_VARIANTS:
+            self.context_in = nn.Linear(config.latent_dim, w)  # W_c, the routed context projection
+        self.time = TimestepEmbedding(w)
+        self.controls = ControlEmbedding(config)
+        self.text_in = nn.Linear(config.text_dim, config.text_tokens * w)
+        self.null_text = nn.Parameter(torch.zeros(config.text_tokens, w))  # the unconditional prompt (CFG)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
+        self.norm_out = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
+        self.modulation_out = nn.Sequential(nn.SiLU(), nn.Linear(w, 2 * w))
+        self.out = nn.Linear(w, config.latent_dim)
+        self.initialize_weights()
+
+    def initialize_weights(self) -> None:
+        """adaLN-zero: every block starts as the identity and the output at zero (DiT §3.2)."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        nn.init.normal_(self.time.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.time.mlp[2].weight, std=0.02)
+        nn.init.normal_(self.null_text, std=0.02)
+        for block in self.blocks:
+            nn.init.zeros_(block.modulation[1].weight)
+            nn.init.zeros_(block.modulation[1].bias)
+            nn.init.zeros_(block.cross_out.weight)
+        for layer in (self.modulation_out[1], self.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        if hasattr(self, "context_channels_in"):
+            nn.init.zeros_(self.context_channels_in.weight)
+
+    def init_context_from_noisy(self) -> None:
+        """Fine-tuning start: W_c = W_x (a clean latent is x_t at t = 0, which the offline model knows)."""
+        with torch.no_grad():
+            self.context_in.weight.copy_(self.noisy_in.weight)
+            self.context_in.bias.copy_(self.noisy_in.bias)
+
+    # ------------------------------------------------------------------------- pieces streaming reuses
+
+    def text_tokens(self, embedding: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """Sentence embeddings (B, text_dim), or None for the unconditional prompt -> (B, P, W)."""
+        if embedding is None:
+            return self.null_text.expand(batch, -1, -1)
+        return self.text_in(embedding).unflatten(-1, (self.config.text_tokens, self.config.width))
+
+    def text_kv(self, tokens: torch.Tensor) -> list[KV]:
+        return [block.text_kv(tokens) for block in self.blocks]
+
+    def frame_inputs(self, noisy: torch.Tensor | None, clean: torch.Tensor | None, is_context: torch.Tensor,
+                     control_values: torch.Tensor, control_present: torch.Tensor) -> torch.Tensor:
+        """Input projection of frames (B, T, D) -> (B, T, W). Routed variants: context frames read `clean`
+        through W_c, target frames `noisy` through W_x (either may be None when no frame needs it)."""
+        h = self.controls(control_values, control_present)
+        if self.config.variant in ("offline", "outpaint"):
+            h = h + self.noisy_in(noisy)
+            if self.config.variant == "outpaint":
+                h = h + self.context_channels_in(clean * is_context[None, :, None])
+            return h
+        route = is_context[None, :, None].to(h.dtype)
+        if clean is not None:
+            h = h + route * self.context_in(clean)
+        if noisy is not None:
+            h = h + (1 - route) * self.noisy_in(noisy)
+        return h
+
+    def modulations(self, t: torch.Tensor, is_context: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Per-layer adaLN parameters per frame (B, T, 6W), and the output layer's (B, T, 2W).
+        Routed variants modulate context frames as clean (t = 0) so their keys ignore the noise level."""
+        noisy = self.time(t)  # (B, W)
+        clean = self.time(torch.zeros_like(t)) if self.config.variant in ("encdec", "blockcausal") else noisy
+        select = lambda layer: torch.where(is_context[None, :, None], layer(clean)[:, None], layer(noisy)[:, None])
+        return [select(block.modulation) for block in self.blocks], select(self.modulation_out)
+
+    def run_blocks(self, h: torch.Tensor, modulations: list[torch.Tensor], positions: torch.Tensor,
+                   text: list[KV], mask: torch.Tensor | None, past: list[KV] | None = None
+                   ) -> tuple[torch.Tensor, list[KV]]:
+        new_kv = []
+        for index, block in enumerate(self.blocks):
+            h, kv = block(h, modulations[index], positions, text[index], mask, None if past is None else past[index])
+            new_kv.append(kv)
+        return h, new_kv
+
+    def velocity_out(self, h: torch.Tensor, modulation: torch.Tensor) -> torch.Tensor:
+        shift, scale = modulation.chunk(2, dim=-1)
+        return self.out(modulate(self.norm_out(h), shift, scale))
+
+    # ------------------------------------------------------------------------- the whole window
+
+    def forward(self, noisy: torch.Tensor, t: torch.Tensor, control_values: torch.Tensor,
+                control_present: torch.Tensor, text: torch.Tensor | None, clean: torch.Tensor | None = None,
+                is_context: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
+        """One masked pass over a window of frames: noisy (B, T, D), t (B,), controls (B, T, C),
+        text (B, text_dim) or None (unconditional), clean (B, T, D) context latents (zeros over the
+        target), is_context (T,) bool, mask (T, T) bool. Returns the velocity (B, T, D)."""
+        batch, frames = noisy.shape[:2]
+        if is_context is None:
+            is_context = torch.zeros(frames, dtype=torch.bool, device=noisy.device)
+        if positions is None:
+            positions = torch.arange(frames, device=noisy.device)
+        h = self.frame_inputs(noisy, clean, is_context, control_values, control_present)
+        modulations, out_modulation = self.modulations(t, is_context)
+        text_kv = self.text_kv(self.text_tokens(text, batch))
+        h, _ = self.run_blocks(h, modulations, positions, text_kv, mask)
+        return self.velocity_out(h, out_modulation)
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

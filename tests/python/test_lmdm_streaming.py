@@ -1,0 +1,113 @@
+"""The LMDM pieces: masks, the KV ring, and cached streaming equal to uncached masked passes."""
+
+import pytest
+import torch
+
+from lmdm.dit import DiT, tiny_config
+from lmdm.kv_cache import KVCache
+from lmdm.masks import window_mask
+from lmdm.streaming import StreamConfig, Streamer
+
+CONTROLS = 3
+
+
+def random_model(variant: str, seed: int = 0) -> DiT:
+    """adaLN-zero makes a fresh DiT the identity; random weights everywhere make attention matter."""
+    torch.manual_seed(seed)
+    model = DiT(tiny_config(variant=variant))
+    for parameter in model.parameters():
+        torch.nn.init.normal_(parameter, std=0.2)
+    return model.eval()
+
+
+def test_encdec_mask_keeps_context_from_target():
+    mask = window_mask("encdec", 3, 2)
+    assert mask[:3, :3].all() and not mask[:3, 3:].any() and mask[3:].all()
+
+
+def test_blockcausal_mask_is_block_causal_with_a_sliding_window():
+    mask = window_mask("blockcausal", 6, 2, block_frames=2, window_frames=4)
+    blocks = [[0, 1], [2, 3], [4, 5]]
+    for i, rows in enumerate(blocks):
+        for j, cols in enumerate(blocks):
+            assert bool(mask[rows][:, cols].all()) == (0 <= i - j < 2), (i, j)  # itself and one block back
+    assert mask[6:, 2:].all() and not mask[6:, :2].any()  # the target sees the last 4 context frames only
+
+
+def test_blockcausal_blocks_are_counted_from_the_target():
+    mask = window_mask("blockcausal", 5, 2, block_frames=2, window_frames=6)
+    assert mask[0, 0] and not mask[0, 1]  # a partial block at the start stands alone
+    assert mask[1, 2] and not mask[1, 3]
+
+
+def test_kv_cache_ring_slides_without_moving_keys():
+    cache = KVCache(layers=1, batch=1, heads=1, capacity=4, head_dim=2)
+    frame = lambda value, n: [(torch.full((1, 1, n, 2), float(value)),) * 2]
+    cache.prefill(frame(1, 2))
+    cache.append(frame(2, 2))
+    assert cache.valid().all()
+    with pytest.raises(ValueError, match="slide first"):
+        cache.append(frame(3, 2))
+    cache.slide(2)
+    assert cache.valid().tolist() == [False, False, True, True]
+    cache.append(frame(3, 2))
+    assert cache.keys[0, 0, 0, :, 0].tolist() == [3, 3, 2, 2]  # the oldest slots reused in place
+
+
+@pytest.mark.parametrize("variant", ["encdec", "blockcausal"])
+@pytest.mark.parametrize("guidance", [1.0, 2.5])
+def test_cached_generation_equals_uncached_masked_passes(variant, guidance):
+    model = random_model(variant)
+    config = StreamConfig(context_frames=8, block_frames=4, steps=3, guidance=guidance, seed=1, solver="heun")
+    context = torch.randn(8, 32, generator=torch.Generator().manual_seed(2))
+    context_controls = torch.randn(8, CONTROLS, generator=torch.Generator().manual_seed(5))
+    outputs = {}
+    for cached in (True, False):
+        streamer = Streamer(model, config, cached=cached)
+        streamer.set_prompt(torch.randn(384, generator=torch.Generator().manual_seed(3)))
+        streamer.start(context, context_controls, torch.ones(8, CONTROLS))
+        controls = torch.Generator().manual_seed(4)
+        outputs[cached] = torch.cat([streamer.next_block(torch.randn(4, CONTROLS, generator=controls),
+                                                         torch.ones(4, CONTROLS)) for _ in range(6)])
+    scale = outputs[False].abs().max()
+    assert scale > 1.0  # the test is about real values, not zeros
+    assert (outputs[True] - outputs[False]).abs().max() <= 1e-5 * scale
+
+
+def test_blockcausal_cache_holds_the_window_and_the_reference_depends_on_old_history():
+    model = random_model("blockcausal")
+    config = StreamConfig(context_frames=8, block_frames=4, steps=2, seed=0)
+    streamer = Streamer(model, config)
+    streamer.start(torch.randn(8, 32), torch.zeros(8, CONTROLS), torch.zeros(8, CONTROLS))
+    for _ in range(3):
+        streamer.next_block(torch.zeros(4, CONTROLS), torch.zeros(4, CONTROLS))
+    assert streamer.cache.length == 8 and streamer.position == 20
+
+
+def test_streaming_is_reproducible_and_follows_the_seed():
+    model = random_model("encdec")
+    def run(seed: int) -> torch.Tensor:
+        streamer = Streamer(model, StreamConfig(context_frames=8, block_frames=4, steps=2, seed=seed))
+        streamer.start(torch.zeros(8, 32), torch.zeros(8, CONTROLS), torch.zeros(8, CONTROLS))
+        return streamer.next_block(torch.zeros(4, CONTROLS), torch.zeros(4, CONTROLS))
+    assert torch.equal(run(0), run(0)) and not torch.equal(run(0), run(1))
+
+
+def test_prompt_change_takes_effect_at_the_next_block():
+    model = random_model("blockcausal")
+    config = StreamConfig(context_frames=8, block_frames=4, steps=2, seed=0)
+    blocks = {}
+    for change in (False, True):
+        streamer = Streamer(model, config)
+        streamer.set_prompt(torch.ones(384))
+        streamer.start(torch.zeros(8, 32), torch.zeros(8, CONTROLS), torch.zeros(8, CONTROLS))
+        first = streamer.next_block(torch.zeros(4, CONTROLS), torch.zeros(4, CONTROLS))
+        if change:
+            streamer.set_prompt(-torch.ones(384))
+        blocks[change] = (first, streamer.next_block(torch.zeros(4, CONTROLS), torch.zeros(4, CONTROLS)))
+    assert torch.equal(blocks[False][0], blocks[True][0]) and not torch.allclose(blocks[False][1], blocks[True][1])
+
+
+def test_offline_model_refuses_to_stream():
+    with pytest.raises(ValueError, match="cannot stream"):
+        Streamer(DiT(tiny_config()), StreamConfig())
