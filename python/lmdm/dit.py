@@ -220,11 +220,14 @@ class DiT(nn.Module):
 
     # ------------------------------------------------------------------------- pieces streaming reuses
 
-    def text_tokens(self, embedding: torch.Tensor | None, batch: int) -> torch.Tensor:
-        """Sentence embeddings (B, text_dim), or None for the unconditional prompt -> (B, P, W)."""
+    def text_tokens(self, embedding: torch.Tensor | None, batch: int, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Sentence embeddings (B, text_dim), or None for the unconditional prompt -> (B, P, W).
+        keep (B,) bool: False swaps in the unconditional prompt (caption dropout for CFG)."""
+        null = self.null_text.expand(batch, -1, -1)
         if embedding is None:
-            return self.null_text.expand(batch, -1, -1)
-        return self.text_in(embedding).unflatten(-1, (self.config.text_tokens, self.config.width))
+            return null
+        tokens = self.text_in(embedding).unflatten(-1, (self.config.text_tokens, self.config.width))
+        return tokens if keep is None else torch.where(keep[:, None, None], tokens, null)
 
     def text_kv(self, tokens: torch.Tensor) -> list[KV]:
         return [block.text_kv(tokens) for block in self.blocks]
@@ -272,10 +275,11 @@ class DiT(nn.Module):
     def forward(self, noisy: torch.Tensor, t: torch.Tensor, control_values: torch.Tensor,
                 control_present: torch.Tensor, text: torch.Tensor | None, clean: torch.Tensor | None = None,
                 is_context: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-                positions: torch.Tensor | None = None) -> torch.Tensor:
+                positions: torch.Tensor | None = None, keep_text: torch.Tensor | None = None) -> torch.Tensor:
         """One masked pass over a window of frames: noisy (B, T, D), t (B,), controls (B, T, C),
         text (B, text_dim) or None (unconditional), clean (B, T, D) context latents (zeros over the
-        target), is_context (T,) bool, mask (T, T) bool. Returns the velocity (B, T, D)."""
+        target), is_context (T,) bool, mask (T, T) bool, keep_text (B,) bool (caption dropout).
+        Returns the velocity (B, T, D)."""
         batch, frames = noisy.shape[:2]
         if is_context is None:
             is_context = torch.zeros(frames, dtype=torch.bool, device=noisy.device)
@@ -283,7 +287,7 @@ class DiT(nn.Module):
             positions = torch.arange(frames, device=noisy.device)
         h = self.frame_inputs(noisy, clean, is_context, control_values, control_present)
         modulations, out_modulation = self.modulations(t, is_context)
-        text_kv = self.text_kv(self.text_tokens(text, batch))
+        text_kv = self.text_kv(self.text_tokens(text, batch, keep_text))
         h, _ = self.run_blocks(h, modulations, positions, text_kv, mask)
         return self.velocity_out(h, out_modulation)
 

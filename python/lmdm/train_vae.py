@@ -11,14 +11,12 @@ multi-scale STFT discriminator joins (hinge loss + feature matching), trained st
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import auraloss
-import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
@@ -28,6 +26,7 @@ from .cli import add_config_arguments, config_from_args
 from .data.crops import CropSampler, build_cache
 from .discriminator import (DiscriminatorConfig, MultiScaleSTFTDiscriminator, discriminator_loss,
                             generator_losses)
+from .training import MetricsLog, distributed, replicas_in_sync, require_same_model, warmup_learning_rate
 from .vae import CONFIGS, VAE, kl_divergence
 
 
@@ -61,15 +60,6 @@ class TrainVAEConfig:
 # ----------------------------------------------------------------------------- setup
 
 
-def distributed(device: str) -> tuple[int, int]:
-    """(rank, world size); initialises the process group (NCCL on CUDA, gloo on CPU) under torchrun."""
-    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        return 0, 1
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return dist.get_rank(), dist.get_world_size()
-
-
 class Losses(torch.nn.Module):
     def __init__(self, sample_rate: int, mel_weight: float):
         super().__init__()
@@ -82,10 +72,6 @@ class Losses(torch.nn.Module):
     def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         est, tgt = estimate[:, None], target[:, None]  # auraloss wants (B, 1, N)
         return {"stft": self.stft(est, tgt), "mel": self.mel(est, tgt) * self.mel_weight}
-
-
-def learning_rate(config: TrainVAEConfig, step: int) -> float:
-    return config.learning_rate * min(1.0, (step + 1) / config.warmup_steps)
 
 
 # ----------------------------------------------------------------------------- training
@@ -123,7 +109,7 @@ class _Trainer:
         adversarial = step >= self.config.adversarial_start_step
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(self.config, step)
+                group["lr"] = warmup_learning_rate(self.config.learning_rate, self.config.warmup_steps, step)
         reconstruction, mean, logvar = self.trained(audio)
         estimate, target = reconstruction[:, :-self.trim], audio[:, :-self.trim]
         terms = self.losses(estimate, target)
@@ -163,8 +149,6 @@ class _Trainer:
 
 def train(config: TrainVAEConfig) -> dict:
     rank, world = distributed(config.device)
-    if config.device.startswith("cuda") and world > 1:
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     if config.threads:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device)
@@ -173,7 +157,7 @@ def train(config: TrainVAEConfig) -> dict:
     step, elapsed = 0, 0.0
     if checkpoint.exists():
         meta = load_checkpoint(checkpoint, trainer.models, trainer.optimizers, device)
-        _require_same_model(meta, trainer.model_config)
+        require_same_model(meta, asdict(trainer.model_config))
         step, elapsed = meta["step"], meta["elapsed_seconds"]
     if rank == 0:
         build_cache(config.data, "train")
@@ -182,7 +166,7 @@ def train(config: TrainVAEConfig) -> dict:
     samples = trainer.model_config.samples_per_latent
     crop = round(config.crop_seconds * trainer.model_config.sample_rate / samples)
     sampler = CropSampler(build_cache(config.data, "train"), crop * samples, seed=config.seed, stream=rank)
-    log = _Log(config.run_dir, rank)
+    log = MetricsLog(config.run_dir, rank, ("stft", "mel", "kl", "adversarial", "feature_matching", "discriminator"))
     started, last_save = time.perf_counter() - elapsed, time.perf_counter()
     # A log file is no terminal: redraw the bar once a minute there instead of several times a second.
     bar = tqdm(total=config.max_steps, initial=step, desc="vae", disable=rank != 0, dynamic_ncols=True,
@@ -194,7 +178,7 @@ def train(config: TrainVAEConfig) -> dict:
         bar.update(1)
         if step % config.log_every == 0:
             log.write(step, time.perf_counter() - started, values)
-            bar.set_postfix(loss=f"{values['loss']:.3f}")
+            bar.set_postfix(loss=f"{values['loss']:.3f}", refresh=False)
         out_of_time = config.max_minutes and time.perf_counter() - started >= config.max_minutes * 60
         if time.perf_counter() - last_save >= config.checkpoint_minutes * 60 or out_of_time:
             _save(config, trainer, step, time.perf_counter() - started, rank, log)
@@ -203,72 +187,17 @@ def train(config: TrainVAEConfig) -> dict:
             break
     _save(config, trainer, step, time.perf_counter() - started, rank, log)
     bar.close()
-    in_sync = all(_replicas_in_sync(m, world) for m in trainer.models.values())
+    in_sync = all(replicas_in_sync(m, world) for m in trainer.models.values())
     return {"step": step, "elapsed_seconds": time.perf_counter() - started, "replicas_in_sync": in_sync}
 
 
-def _replicas_in_sync(model: torch.nn.Module, world: int) -> bool:
-    """Whether every DDP rank ends with bit-identical weights (a cheap check worth doing at every exit)."""
-    if world == 1:
-        return True
-    checksums = torch.stack([p.detach().double().sum() for p in model.parameters()])
-    gathered = [torch.zeros_like(checksums) for _ in range(world)]
-    dist.all_gather(gathered, checksums)
-    return all(torch.equal(g, gathered[0]) for g in gathered)
-
-
-def _save(config, trainer: _Trainer, step: int, elapsed: float, rank: int, log: "_Log") -> None:
+def _save(config, trainer: _Trainer, step: int, elapsed: float, rank: int, log: MetricsLog) -> None:
     if rank != 0:
         return
     meta = {"step": step, "elapsed_seconds": elapsed, "model_config": asdict(trainer.model_config),
             "train_config": json.loads(json.dumps(asdict(config), default=str))}
     save_checkpoint(config.run_dir / "checkpoint", trainer.models, trainer.optimizers, meta)
     log.plot()
-
-
-def _require_same_model(meta: dict, model_config) -> None:
-    saved = meta["model_config"]
-    current = json.loads(json.dumps(asdict(model_config)))
-    if saved != current:
-        raise ValueError(f"the run's checkpoint was made with a different model config: {saved} vs {current}")
-
-
-class _Log:
-    """metrics.jsonl (appended, survives resumes) and loss.png, on rank 0 only."""
-
-    def __init__(self, run: Path, rank: int):
-        self.path, self.rank = run / "metrics.jsonl", rank
-        if rank == 0:
-            run.mkdir(parents=True, exist_ok=True)
-
-    def write(self, step: int, seconds: float, values: dict) -> None:
-        if self.rank == 0:
-            with open(self.path, "a") as out:
-                out.write(json.dumps({"step": step, "seconds": round(seconds, 1)} | values) + "\n")
-
-    def plot(self) -> None:
-        if not self.path.exists():
-            return
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        rows = [json.loads(line) for line in self.path.read_text().splitlines()]
-        keys = [k for k in ("stft", "mel", "kl", "adversarial", "feature_matching", "discriminator") if k in rows[-1]]
-        figure, axes = plt.subplots(1, len(keys), figsize=(4.3 * len(keys), 3.5))
-        for axis, key in zip(axes, keys):
-            logged = [r for r in rows if key in r]
-            steps = np.array([r["step"] for r in logged])
-            values = np.array([r[key] for r in logged])
-            axis.plot(steps, values, alpha=0.3, color="#4a7ab0")
-            window = max(1, len(values) // 50)
-            axis.plot(steps[window - 1:], np.convolve(values, np.ones(window) / window, "valid"), color="#17324d")
-            axis.set_title(key)
-            axis.set_xlabel("step")
-        figure.tight_layout()
-        figure.savefig(self.path.with_name("loss.png"), dpi=100)
-        plt.close(figure)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,92 @@
+"""DiT training: latent cache, offline pre-training, fine-tuning each streaming variant from it, resume, DDP."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from lmdm.dit import DiT, tiny_config
+from lmdm.latents import LatentCacheConfig, build_latent_cache
+from lmdm.train_dit import load_offline_weights
+from lmdm.vae import VAE, save_vae
+from lmdm.vae import tiny_config as tiny_vae_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def latent_data(small_dataset, tmp_path_factory) -> tuple[Path, Path]:
+    torch.manual_seed(0)
+    vae = tmp_path_factory.mktemp("vae") / "vae"
+    save_vae(VAE(tiny_vae_config()), vae)
+    folder = build_latent_cache(LatentCacheConfig(data=small_dataset, vae=vae, threads=1))
+    assert json.loads((folder / "stats.json").read_text())["train_frames"] > 1000
+    return small_dataset, vae
+
+
+def command(latent_data, run: Path, steps: int, *extra: str) -> list[str]:
+    data, vae = latent_data
+    return [sys.executable, "-m", "lmdm.train_dit", "--data", str(data), "--vae", str(vae), "--run-dir", str(run),
+            "--model", "tiny", "--batch-size", "4", "--context-frames", "16", "--block-frames", "4",
+            "--history-frames", "12", "--valid-split", "train", "--valid-every", "3", "--valid-batches", "1",
+            "--log-every", "1", "--threads", "1", "--max-steps", str(steps), *extra]
+
+
+def run(arguments: list[str]) -> dict:
+    result = subprocess.run(arguments, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def offline_run(latent_data, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("offline") / "run"
+    summary = run(command(latent_data, folder, 6))
+    assert summary["step"] == 6
+    return folder
+
+
+@pytest.mark.parametrize("variant", ["outpaint", "encdec", "blockcausal"])
+def test_each_variant_fine_tunes_from_the_offline_model(latent_data, offline_run, tmp_path, variant):
+    summary = run(command(latent_data, tmp_path / variant, 4, "--variant", variant, "--init-from", str(offline_run)))
+    assert summary["step"] == 4 and summary["offline_valid_loss"] > 0
+    rows = [json.loads(line) for line in (tmp_path / variant / "metrics.jsonl").read_text().splitlines()]
+    assert any("valid_loss" in row for row in rows) and (tmp_path / variant / "loss.png").exists()
+    offline = load_file(offline_run / "checkpoint" / "ema.safetensors")
+    tuned = DiT(tiny_config(variant=variant, latent_dim=4))
+    new = set(tuned.state_dict()) - set(offline)
+    assert new == ({"context_channels_in.weight"} if variant == "outpaint" else {"context_in.weight", "context_in.bias"})
+
+
+def test_fine_tuning_starts_from_the_offline_weights(offline_run):
+    model = DiT(tiny_config(variant="encdec", latent_dim=4))
+    load_offline_weights(model, offline_run)
+    offline = load_file(offline_run / "checkpoint" / "ema.safetensors")
+    assert all(torch.equal(model.state_dict()[name], tensor) for name, tensor in offline.items())
+    assert torch.equal(model.context_in.weight, model.noisy_in.weight)  # W_c starts as W_x
+
+
+def test_fine_tuning_refuses_weights_of_another_model(offline_run):
+    with pytest.raises(ValueError, match="not an offline DiT"):
+        load_offline_weights(DiT(tiny_config(variant="encdec", latent_dim=4, width=48)), offline_run)
+
+
+def test_resumed_training_equals_uninterrupted(latent_data, tmp_path):
+    run(command(latent_data, tmp_path / "straight", 6))
+    run(command(latent_data, tmp_path / "resumed", 3))
+    run(command(latent_data, tmp_path / "resumed", 6))
+    for name in ("model", "ema"):
+        straight = load_file(tmp_path / "straight" / "checkpoint" / f"{name}.safetensors")
+        resumed = load_file(tmp_path / "resumed" / "checkpoint" / f"{name}.safetensors")
+        assert all(torch.equal(straight[k], resumed[k]) for k in straight), name
+
+
+def test_ddp_two_processes_stay_in_sync(latent_data, offline_run, tmp_path):
+    arguments = command(latent_data, tmp_path / "ddp", 3, "--variant", "blockcausal", "--init-from", str(offline_run))
+    summary = run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29541",
+                   "-m", "lmdm.train_dit", *arguments[3:]])
+    assert summary["step"] == 3 and summary["replicas_in_sync"] is True
