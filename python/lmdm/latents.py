@@ -80,6 +80,15 @@ def statistics(folder: Path) -> dict:
             "voiced_fraction": float(voiced.mean()), "train_frames": int(len(latents))}
 
 
+def normalise_latents(latents: torch.Tensor, stats: dict) -> torch.Tensor:
+    """VAE latents (..., T, D) -> the DiT's unit-variance channels."""
+    return (latents - torch.tensor(stats["latent_mean"])) / torch.tensor(stats["latent_std"])
+
+
+def denormalise_latents(latents: torch.Tensor, stats: dict) -> torch.Tensor:
+    return latents * torch.tensor(stats["latent_std"]) + torch.tensor(stats["latent_mean"])
+
+
 def build_latent_cache(config: LatentCacheConfig) -> Path:
     folder = cache_folder(config.data, config.vae)
     if (folder / "stats.json").exists():

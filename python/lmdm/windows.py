@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .latents import normalise_latents
 from .sketch import normalise
 
 
@@ -21,8 +22,6 @@ class LatentWindows:
         self.text = np.load(folder / f"{split}.text.npy")  # (captions, 384)
         index = json.loads((folder / f"{split}.json").read_text())
         self.stats = json.loads((folder / "stats.json").read_text())
-        self.mean = torch.tensor(self.stats["latent_mean"])
-        self.std = torch.tensor(self.stats["latent_std"])
         self.examples = [e for e in index["examples"] if e["end"] - e["start"] >= frames]
         if not self.examples:
             raise ValueError(f"no {split} example in {folder} holds {frames} latent frames")
@@ -41,6 +40,6 @@ class LatentWindows:
             controls.append(np.asarray(self.controls[start:start + self.frames], np.float32))
             text.append(self.text[example["captions"][int(generator.integers(len(example["captions"])))]])
         values, present = normalise(torch.from_numpy(np.stack(controls)), self.stats)
-        return {"latents": (torch.from_numpy(np.stack(latents)) - self.mean) / self.std,
+        return {"latents": normalise_latents(torch.from_numpy(np.stack(latents)), self.stats),
                 "control_values": values, "control_present": present,
                 "text": torch.from_numpy(np.stack(text))}

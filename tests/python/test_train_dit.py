@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 import torch
 from safetensors.torch import load_file
 
@@ -90,3 +92,17 @@ def test_ddp_two_processes_stay_in_sync(latent_data, offline_run, tmp_path):
     summary = run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29541",
                    "-m", "lmdm.train_dit", *arguments[3:]])
     assert summary["step"] == 3 and summary["replicas_in_sync"] is True
+
+
+def test_generate_streams_a_fine_tuned_run_into_audio_and_a_plot(latent_data, offline_run, tmp_path):
+    _, vae = latent_data
+    tuned = tmp_path / "blockcausal"
+    run(command(latent_data, tuned, 2, "--variant", "blockcausal", "--init-from", str(offline_run)))
+    clip = sorted((REPO / "assets" / "clips").glob("*.flac"))[0]
+    out = tmp_path / "generated.wav"
+    summary = run([sys.executable, "-m", "lmdm.generate", "--model", str(tuned), "--vae", str(vae),
+                   "--prompt", "solo flute", "--sketch", str(clip), "--seconds", "2", "--context-frames", "16",
+                   "--block-frames", "4", "--steps", "2", "--out", str(out), "--threads", "1"])
+    audio, rate = soundfile.read(out)
+    assert rate == 22050 and summary["blocks"] == 22 and abs(len(audio) / rate - 2.0) < 0.2
+    assert np.isfinite(audio).all() and out.with_suffix(".png").stat().st_size > 5_000
