@@ -110,12 +110,18 @@ class ControlEmbedding(nn.Module):
                    for i, projection in enumerate(self.projections))
 
 
-def rotary(x: torch.Tensor, positions: torch.Tensor, base: float) -> torch.Tensor:
-    """Rotate (B, H, T, Dh) by frame positions (T,): pairs (i, i + Dh/2) turn by position * base^(-2i/Dh)."""
+def rotary_tables(positions: torch.Tensor, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin (T, head_dim / 2) of frame positions: pair i turns by position * base^(-2i/head_dim)."""
+    half = head_dim // 2
+    frequencies = base ** (-torch.arange(half, device=positions.device, dtype=torch.float32) / half)
+    angles = positions.to(torch.float32)[:, None] * frequencies[None]
+    return torch.cos(angles), torch.sin(angles)
+
+
+def rotary(x: torch.Tensor, tables: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Rotate (B, H, T, Dh) by rotary_tables of its frames: pairs (i, i + Dh/2)."""
+    cos, sin = tables
     half = x.shape[-1] // 2
-    frequencies = base ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)
-    angles = positions.to(torch.float32)[:, None] * frequencies[None]  # (T, Dh/2)
-    cos, sin = torch.cos(angles), torch.sin(angles)
     first, second = x[..., :half], x[..., half:]
     return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
 
@@ -132,7 +138,7 @@ class Block(nn.Module):
 
     def __init__(self, config: DiTConfig):
         super().__init__()
-        w, self.heads, self.base = config.width, config.heads, config.rope_base
+        w, self.heads = config.width, config.heads
         self.norm1 = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
         self.qkv = nn.Linear(w, 3 * w)
         self.attention_out = nn.Linear(w, w)
@@ -153,14 +159,15 @@ class Block(nn.Module):
         k, v = self.cross_kv(text).chunk(2, dim=-1)
         return self._split(k), self._split(v)
 
-    def forward(self, x: torch.Tensor, modulation: torch.Tensor, positions: torch.Tensor, text: KV,
-                mask: torch.Tensor | None, past: KV | None = None) -> tuple[torch.Tensor, KV]:
-        """x (B, T, W) new frames; modulation (B, T, 6W); past: cached keys/values the frames also attend.
-        The mask is over (T, past + T) keys. Returns the frames and their own (rotated) keys and values."""
+    def forward(self, x: torch.Tensor, modulation: torch.Tensor, rotation: tuple[torch.Tensor, torch.Tensor],
+                text: KV, mask: torch.Tensor | None, past: KV | None = None) -> tuple[torch.Tensor, KV]:
+        """x (B, T, W) new frames; modulation (B, T or 1, 6W); rotation: rotary_tables of the frames;
+        past: cached keys/values the frames also attend; the mask is over (T, past + T) keys.
+        Returns the frames and their own (rotated) keys and values."""
         shift1, scale1, gate1, shift2, scale2, gate2 = modulation.chunk(6, dim=-1)
         q, k, v = self.qkv(modulate(self.norm1(x), shift1, scale1)).chunk(3, dim=-1)
         q, k, v = self._split(q), self._split(k), self._split(v)
-        q, k = rotary(q, positions, self.base), rotary(k, positions, self.base)
+        q, k = rotary(q, rotation), rotary(k, rotation)
         keys, values = (k, v) if past is None else (torch.cat([past[0], k], 2), torch.cat([past[1], v], 2))
         attended = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, H, T, Dh)
         x = x + gate1 * self.attention_out(attended.transpose(1, 2).flatten(2))
@@ -249,20 +256,30 @@ class DiT(nn.Module):
             h = h + (1 - route) * self.noisy_in(noisy)
         return h
 
+    def time_modulations(self, t: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """adaLN parameters of every frame at time t (B,): per layer (B, 1, 6W), output layer (B, 1, 2W).
+        They depend on t alone, so a sampler computes them once per time of its grid."""
+        condition = self.time(t)
+        return ([block.modulation(condition)[:, None] for block in self.blocks],
+                self.modulation_out(condition)[:, None])
+
     def modulations(self, t: torch.Tensor, is_context: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Per-layer adaLN parameters per frame (B, T, 6W), and the output layer's (B, T, 2W).
         Routed variants modulate context frames as clean (t = 0) so their keys ignore the noise level."""
-        noisy = self.time(t)  # (B, W)
-        clean = self.time(torch.zeros_like(t)) if self.config.variant in ("encdec", "blockcausal") else noisy
-        select = lambda layer: torch.where(is_context[None, :, None], layer(clean)[:, None], layer(noisy)[:, None])
-        return [select(block.modulation) for block in self.blocks], select(self.modulation_out)
+        noisy = self.time_modulations(t)
+        if self.config.variant not in ("encdec", "blockcausal"):
+            return noisy
+        clean = self.time_modulations(torch.zeros_like(t))
+        select = lambda c, n: torch.where(is_context[None, :, None], c, n)
+        return [select(c, n) for c, n in zip(clean[0], noisy[0])], select(clean[1], noisy[1])
 
     def run_blocks(self, h: torch.Tensor, modulations: list[torch.Tensor], positions: torch.Tensor,
                    text: list[KV], mask: torch.Tensor | None, past: list[KV] | None = None
                    ) -> tuple[torch.Tensor, list[KV]]:
+        rotation = rotary_tables(positions, self.config.head_dim, self.config.rope_base)
         new_kv = []
         for index, block in enumerate(self.blocks):
-            h, kv = block(h, modulations[index], positions, text[index], mask, None if past is None else past[index])
+            h, kv = block(h, modulations[index], rotation, text[index], mask, None if past is None else past[index])
             new_kv.append(kv)
         return h, new_kv
 

@@ -43,6 +43,9 @@ class Streamer:
         dtype = next(model.parameters()).dtype
         self.cache = KVCache(m.layers, self.batch, m.heads, config.context_frames, m.head_dim, dtype)
         self.generator = torch.Generator().manual_seed(config.seed)
+        with torch.no_grad():  # adaLN depends on t alone: once per time of the grid, and t = 0 for the context
+            times = sorted(set(self.grid) | {0.0})
+            self.time_modulations = {t: model.time_modulations(torch.full((self.batch,), t)) for t in times}
         self.set_prompt(None)
 
     # ------------------------------------------------------------------------- state
@@ -114,7 +117,7 @@ class Streamer:
         is_context = torch.ones(frames, dtype=torch.bool)
         h = self.model.frame_inputs(None, self._batched(latents), is_context, self._batched(values),
                                     self._batched(present))
-        modulations, _ = self.model.modulations(torch.zeros(self.batch), is_context)
+        modulations, _ = self.time_modulations[0.0]
         positions = torch.arange(first, first + frames)
         own = window_mask(self.variant, frames, 0, self.config.block_frames, self.config.context_frames)
         if self.variant == "blockcausal" and self.cache.length:
@@ -128,7 +131,7 @@ class Streamer:
         frames = x.shape[0]
         is_context = torch.zeros(frames, dtype=torch.bool)
         h = self.model.frame_inputs(self._batched(x), None, is_context, self._batched(values), self._batched(present))
-        modulations, out_modulation = self.model.modulations(torch.full((self.batch,), t), is_context)
+        modulations, out_modulation = self.time_modulations[t]
         mask = torch.cat([self.cache.valid()[None].expand(frames, -1), torch.ones(frames, frames, dtype=torch.bool)], 1)
         positions = torch.arange(self.position, self.position + frames)
         h, _ = self.model.run_blocks(h, modulations, positions, self.text, mask, self.cache.layers())
@@ -140,7 +143,10 @@ class Streamer:
         is_context = torch.arange(frames) < frames - self.config.block_frames
         h = self.model.frame_inputs(self._batched(noisy), self._batched(clean), is_context, self._batched(values),
                                     self._batched(present))
-        modulations, out_modulation = self.model.modulations(torch.full((self.batch,), t), is_context)
+        if self.variant == "outpaint":  # every frame at time t: the grid's cached modulations
+            modulations, out_modulation = self.time_modulations[t]
+        else:  # the reference recomputes everything, mixing clean context and noisy target per frame
+            modulations, out_modulation = self.model.modulations(torch.full((self.batch,), t), is_context)
         h, _ = self.model.run_blocks(h, modulations, torch.arange(first, first + frames), self.text, mask)
         return self._guided(self.model.velocity_out(h, out_modulation))[-self.config.block_frames:]
 
