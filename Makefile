@@ -14,8 +14,8 @@ JOBS ?= $(shell nproc)
 DEMO_CLIP := assets/guitar_clip.flac
 DEMO_OUT := out/demo
 
-.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data bench-vae data clips \
-	train-vae package-vae clean
+.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data bench-vae bench-lmdm data clips \
+	train-vae package-vae latents clean
 
 all: build
 
@@ -57,8 +57,11 @@ test-tsan: setup
 test: build
 	@$(MAKE) --no-print-directory test-cpp test-python test-tsan
 
-bench: build bench-data bench-vae
+bench: build bench-data bench-vae bench-lmdm
 	@$(PYTHON) bench/latency_bench.py --build-dir $(BUILD_DIR)
+
+bench-lmdm: setup
+	@$(PYTHON) bench/lmdm_stream_bench.py
 
 bench-vae: setup
 	@$(PYTHON) bench/vae_decode_bench.py
@@ -83,6 +86,10 @@ train-vae: setup
 
 package-vae: setup
 	@$(PYTHON) -m lmdm.vae_package --run-dir runs/vae --out models/vae
+
+# The DiT's training data: VAE latents, controls and caption embeddings of data/lmdm-v1 (docs/lmdm.md).
+latents: setup
+	@$(PYTHON) -m lmdm.latents
 
 clean:
 	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log build-release build-release.configure.log out
