@@ -106,3 +106,25 @@ def test_generate_streams_a_fine_tuned_run_into_audio_and_a_plot(latent_data, of
     audio, rate = soundfile.read(out)
     assert rate == 22050 and summary["blocks"] == 22 and abs(len(audio) / rate - 2.0) < 0.2
     assert np.isfinite(audio).all() and out.with_suffix(".png").stat().st_size > 5_000
+
+
+@pytest.mark.parametrize("variant", ["offline", "blockcausal"])
+def test_evaluate_scores_sketch_and_text_adherence_and_frechet_distance(latent_data, offline_run, tmp_path, variant):
+    data, vae = latent_data
+    model = offline_run
+    if variant != "offline":
+        model = tmp_path / variant
+        run(command(latent_data, model, 2, "--variant", variant, "--init-from", str(offline_run)))
+    classifier = [sys.executable, "-m", "lmdm.classifier", "--data", str(data), "--run-dir", str(tmp_path / "judge"),
+                  "--max-steps", "2", "--batch-size", "2", "--eval-split", "train", "--threads", "1"]
+    assert subprocess.run(classifier, cwd=REPO, capture_output=True, timeout=600).returncode == 0
+    result = subprocess.run([sys.executable, "-m", "lmdm.evaluate", "--model", str(model), "--vae", str(vae),
+                             "--classifier", str(tmp_path / "judge"), "--data", str(data), "--split", "train",
+                             "--items", "2", "--seconds", "4.5", "--context-frames", "16", "--block-frames", "4",
+                             "--steps", "2", "--instruments", "flute", "violin", "--out", str(tmp_path / "eval"),
+                             "--threads", "1"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert scores["variant"] == variant and scores["items"] == 2
+    assert -1 <= scores["sketch_adherence"]["loudness_r"] <= 1 and 0 <= scores["text_adherence_top1"] <= 1
+    assert np.isfinite(scores["frechet_distance_classifier"])
