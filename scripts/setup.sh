@@ -33,7 +33,7 @@ install_debian_packages() {
 }
 
 install_python_env() {
-  local key; key="$(sha256sum "$ROOT/requirements.txt" "$ROOT/python/pyproject.toml" | sha256sum | cut -c1-16)"
+  local key; key="$(sha256sum "$ROOT/requirements.txt" "$ROOT/requirements-nodeps.txt" "$ROOT/python/pyproject.toml" | sha256sum | cut -c1-16)"
   stamp_ok venv "$key" && [ -x "$ROOT/.venv/bin/python" ] && return 0
   log "creating .venv and installing pinned Python packages"
   [ -x "$ROOT/.venv/bin/python" ] || python3 -m venv "$ROOT/.venv"
@@ -41,6 +41,7 @@ install_python_env() {
   # torch first and alone: the pin resolves to the local CPU wheel; nothing later may pull another build.
   "$ROOT/.venv/bin/pip" install -q "$(grep '^torch==' "$ROOT/requirements.txt")"
   "$ROOT/.venv/bin/pip" install -q -r "$ROOT/requirements.txt"
+  "$ROOT/.venv/bin/pip" install -q --no-deps -r "$ROOT/requirements-nodeps.txt"
   "$ROOT/.venv/bin/pip" install -q --no-deps -e "$ROOT/python"
   echo "$key" > "$STAMPS/venv"
 }

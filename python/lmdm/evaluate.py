@@ -9,7 +9,9 @@ block by block with the KV cache, the offline model generates the whole excerpt 
   sketch is audible), pitch agreement (fraction of frames voiced in both within 1 semitone) and MAE;
 - text adherence: with prompts "solo <instrument>" over the same sketches, the classifier's top-1
   instrument accuracy (the classifier's own test accuracy is in its report);
-- quality: Fréchet distance between classifier embeddings of the generations and of the real test audio.
+- quality: Fréchet distances between the generations and the real test audio, with two embeddings:
+  the in-project classifier's and aiSFX's (a pretrained network from its PyPI package; reported as a
+  non-standard FAD, not comparable to VGGish FADs in papers).
 Writes `<out>/evaluation.json`.
 """
 
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .aisfx_embedding import aisfx_embeddings
 from .classifier import INSTRUMENTS, load_classifier
 from .cli import add_config_arguments, config_from_args
 from .controls import compute_controls
@@ -128,7 +131,9 @@ def evaluate(config: EvaluateConfig) -> dict:
               "sketch_adherence": {k: float(np.nanmean([a[k] for a in adherence])) for k in adherence[0]},
               "text_adherence_top1": float(np.mean(text_hits)), "instruments_asked": list(config.instruments),
               "frechet_distance_classifier": frechet_distance(classifier_embeddings(classifier, real),
-                                                              classifier_embeddings(classifier, generated))}
+                                                              classifier_embeddings(classifier, generated)),
+              "frechet_distance_aisfx_nonstandard_fad": frechet_distance(aisfx_embeddings(real, rate),
+                                                                         aisfx_embeddings(generated, rate))}
     config.out.mkdir(parents=True, exist_ok=True)
     (config.out / "evaluation.json").write_text(json.dumps(result, indent=1) + "\n")
     return result

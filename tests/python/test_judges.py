@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lmdm.aisfx_embedding import aisfx_embeddings
 from lmdm.classifier import load_classifier
 from lmdm.frechet import classifier_embeddings, frechet_distance
 
@@ -32,3 +33,13 @@ def test_classifier_trains_reports_and_embeds(small_dataset, tmp_path):
     model = load_classifier(tmp_path)
     clips = [np.random.default_rng(i).standard_normal(int(22050 * 4.5)).astype(np.float32) * 0.1 for i in range(2)]
     assert classifier_embeddings(model, clips).shape == (4, 128)  # 3-s crops at 0 and 1.5 s of each 4.5-s clip
+
+
+def test_aisfx_embeddings_tell_tones_from_noise():
+    rng = np.random.default_rng(0)
+    t = np.arange(22050 * 5) / 22050
+    tones = [0.3 * np.sin(2 * np.pi * f * t) for f in (220, 262, 330, 392, 440, 523)]
+    noise = [0.1 * rng.standard_normal(len(t)) for _ in range(6)]
+    a, b, c = aisfx_embeddings(tones[:3], 22050), aisfx_embeddings(tones[3:], 22050), aisfx_embeddings(noise, 22050)
+    assert a.shape == (9, 512)  # three 2.3-s blocks (50 % overlap) per 5-s clip
+    assert np.linalg.norm(a.mean(0) - b.mean(0)) < np.linalg.norm(a.mean(0) - c.mean(0))

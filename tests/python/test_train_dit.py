@@ -127,4 +127,4 @@ def test_evaluate_scores_sketch_and_text_adherence_and_frechet_distance(latent_d
     scores = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert scores["variant"] == variant and scores["items"] == 2
     assert -1 <= scores["sketch_adherence"]["loudness_r"] <= 1 and 0 <= scores["text_adherence_top1"] <= 1
-    assert np.isfinite(scores["frechet_distance_classifier"])
+    assert np.isfinite(scores["frechet_distance_classifier"]) and np.isfinite(scores["frechet_distance_aisfx_nonstandard_fad"])
