@@ -128,3 +128,21 @@ def test_evaluate_scores_sketch_and_text_adherence_and_frechet_distance(latent_d
     assert scores["variant"] == variant and scores["items"] == 2
     assert -1 <= scores["sketch_adherence"]["loudness_r"] <= 1 and 0 <= scores["text_adherence_top1"] <= 1
     assert np.isfinite(scores["frechet_distance_classifier"]) and np.isfinite(scores["frechet_distance_aisfx_nonstandard_fad"])
+
+
+def test_package_writes_a_model_folder_that_generate_can_load(latent_data, offline_run, tmp_path):
+    data, vae = latent_data
+    tuned = tmp_path / "run"
+    run(command(latent_data, tuned, 2, "--variant", "encdec", "--init-from", str(offline_run)))
+    judge = [sys.executable, "-m", "lmdm.classifier", "--data", str(data), "--run-dir", str(tmp_path / "judge"),
+             "--max-steps", "2", "--batch-size", "2", "--eval-split", "train", "--threads", "1"]
+    assert subprocess.run(judge, cwd=REPO, capture_output=True, timeout=600).returncode == 0
+    from lmdm.dit_files import load_dit
+    from lmdm.dit_package import DiTPackageConfig, package
+
+    package(DiTPackageConfig(run_dir=tuned, out=tmp_path / "model", classifier=tmp_path / "judge", evaluation_items=2,
+                             evaluation_split="train", evaluation_seconds=4.5, evaluation_steps=2, threads=1))
+    model, stats = load_dit(tmp_path / "model")
+    assert model.config.variant == "encdec" and "latent_mean" in stats
+    card = (tmp_path / "model" / "CARD.md").read_text()
+    assert "variant `encdec`" in card and "reached after" in card and "non-standard FAD" in card
