@@ -15,7 +15,7 @@ DEMO_CLIP := assets/guitar_clip.flac
 DEMO_OUT := out/demo
 
 .PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data bench-vae bench-lmdm data clips \
-	train-vae package-vae latents clean
+	train-vae package-vae latents train-lmdm clean
 
 all: build
 
@@ -90,6 +90,13 @@ package-vae: setup
 # The DiT's training data: VAE latents, controls and caption embeddings of data/lmdm-v1 (docs/lmdm.md).
 latents: setup
 	@$(PYTHON) -m lmdm.latents
+
+# Offline DiT, then the streaming LMDMs fine-tuned from it, evaluated and packaged (docs/lmdm.md);
+# in the background, resumable. OFFLINE_MINUTES / TUNE_MINUTES / DEVICE=cuda set the budget.
+train-lmdm: setup
+	@mkdir -p runs
+	nohup scripts/train_lmdm.sh > runs/lmdm-train.log 2>&1 &
+	@echo "training in the background: tail -f runs/lmdm-train.log"
 
 clean:
 	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log build-release build-release.configure.log out

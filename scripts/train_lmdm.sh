@@ -1,0 +1,32 @@
+#!/bin/bash
+# The whole LMDM training pipeline, resumable step by step (rerun it after an interruption):
+# latent cache -> judge classifier -> offline DiT -> fine-tuned streaming variants -> packaged models.
+# Minutes per stage come from the environment; DEVICE=cuda trains on a GPU.
+#   OFFLINE_MINUTES=240 TUNE_MINUTES=60 nohup scripts/train_lmdm.sh > runs/lmdm-train.log 2>&1 &
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PY="$ROOT/.venv/bin/python"
+OFFLINE_MINUTES="${OFFLINE_MINUTES:-240}"
+TUNE_MINUTES="${TUNE_MINUTES:-60}"
+CLASSIFIER_MINUTES="${CLASSIFIER_MINUTES:-15}"
+DEVICE="${DEVICE:-cpu}"
+VARIANTS="${VARIANTS:-blockcausal encdec outpaint}"
+cd "$ROOT"
+mkdir -p runs
+
+echo "== latents"; "$PY" -m lmdm.latents
+if [ ! -f runs/classifier/report.json ]; then
+  echo "== classifier"; "$PY" -m lmdm.classifier --run-dir runs/classifier --max-minutes "$CLASSIFIER_MINUTES"
+fi
+echo "== offline DiT"
+"$PY" -m lmdm.train_dit --variant offline --run-dir runs/dit-offline --max-minutes "$OFFLINE_MINUTES" --device "$DEVICE"
+for variant in $VARIANTS; do
+  echo "== fine-tune $variant"
+  "$PY" -m lmdm.train_dit --variant "$variant" --init-from runs/dit-offline --run-dir "runs/dit-$variant" \
+    --learning-rate 1e-4 --warmup-steps 100 --max-minutes "$TUNE_MINUTES" --device "$DEVICE"
+done
+echo "== package"
+"$PY" -m lmdm.dit_package --run-dir runs/dit-offline --out models/dit-offline
+for variant in $VARIANTS; do
+  "$PY" -m lmdm.dit_package --run-dir "runs/dit-$variant" --out "models/lmdm-$variant"
+done
