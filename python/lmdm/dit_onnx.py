@@ -1,0 +1,130 @@
+"""The streaming LMDM as three ONNX graphs: time modulations, the KV producer and the KV consumer.
+
+The host owns all state (the KV ring, the noise, the Euler update, CFG mixing); each graph is a pure
+function of its inputs, batch = CFG batch (cond, uncond):
+- `timestep.onnx`: t (B,) -> adaLN parameters of every layer at t, (L, B, 6W) and (B, 2W). They depend
+  on t alone: a host runs it once per time of its grid (and t = 0 for context frames) at load time.
+- `context_encoder.onnx` (KV producer): n clean context frames + their controls + positions, the
+  prompt, the current cache and which of its slots are valid -> the frames' keys and values per layer,
+  (L, B, H, n, Dh), for the host to write into its ring. encdec: the C context frames with no valid
+  slot; blockcausal: the newest block against the C - B cached frames before it.
+- `denoiser.onnx` (KV consumer): x_t of n target frames, their controls and positions, the prompt,
+  the cache and its valid slots, the modulations of this step's t -> velocity (B, n, D).
+The prompt enters as a sentence embedding (B, 384) and a 0/1 flag per batch row (0 = the unconditional
+prompt), so one graph serves both CFG branches.
+"""
+
+import torch
+from torch import nn
+
+from .dit import KV, DiT
+
+OPSET = 18
+
+
+def _cache_mask(valid: torch.Tensor, frames: int) -> torch.Tensor:
+    """(frames, C + frames) bool: the valid cache slots, then the new frames among themselves."""
+    cached = (valid > 0.5)[None].expand(frames, -1)
+    return torch.cat([cached, torch.ones(frames, frames, dtype=torch.bool, device=valid.device)], dim=1)
+
+
+def _text_kv(model: DiT, text: torch.Tensor, use_text: torch.Tensor) -> list[KV]:
+    return model.text_kv(model.text_tokens(text, text.shape[0], use_text > 0.5))
+
+
+def _past(keys: torch.Tensor, values: torch.Tensor) -> list[KV]:
+    return [(keys[layer], values[layer]) for layer in range(keys.shape[0])]
+
+
+class TimestepGraph(nn.Module):
+    def __init__(self, model: DiT):
+        super().__init__()
+        self.model = model
+
+    def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        modulations, out_modulation = self.model.time_modulations(t)
+        return torch.stack([m[:, 0] for m in modulations]), out_modulation[:, 0]
+
+
+class ContextEncoderGraph(nn.Module):
+    def __init__(self, model: DiT):
+        super().__init__()
+        self.model = model
+
+    def forward(self, latents, control_values, control_present, positions, text, use_text, cache_keys,
+                cache_values, cache_valid, modulations) -> tuple[torch.Tensor, torch.Tensor]:
+        frames = latents.shape[1]
+        is_context = torch.ones(frames, dtype=torch.bool, device=latents.device)
+        h = self.model.frame_inputs(None, latents, is_context, control_values, control_present)
+        layers = [modulations[layer][:, None] for layer in range(modulations.shape[0])]
+        _, kv = self.model.run_blocks(h, layers, positions, _text_kv(self.model, text, use_text),
+                                      _cache_mask(cache_valid, frames), _past(cache_keys, cache_values))
+        return torch.stack([k for k, _ in kv]), torch.stack([v for _, v in kv])
+
+
+class DenoiserGraph(nn.Module):
+    def __init__(self, model: DiT):
+        super().__init__()
+        self.model = model
+
+    def forward(self, noisy, control_values, control_present, positions, text, use_text, cache_keys, cache_values,
+                cache_valid, modulations, out_modulation) -> torch.Tensor:
+        frames = noisy.shape[1]
+        is_context = torch.zeros(frames, dtype=torch.bool, device=noisy.device)
+        h = self.model.frame_inputs(noisy, None, is_context, control_values, control_present)
+        layers = [modulations[layer][:, None] for layer in range(modulations.shape[0])]
+        h, _ = self.model.run_blocks(h, layers, positions, _text_kv(self.model, text, use_text),
+                                     _cache_mask(cache_valid, frames), _past(cache_keys, cache_values))
+        return self.model.velocity_out(h, out_modulation[:, None])
+
+
+def example_inputs(model: DiT, batch: int, context_frames: int, frames: int) -> dict[str, dict[str, torch.Tensor]]:
+    """Inputs of each graph, named, with the shapes a host uses (for export and for tests)."""
+    c = model.config
+    controls = len(c.controls)
+    cache = (c.layers, batch, c.heads, context_frames, c.head_dim)
+    shared = {"control_values": torch.randn(batch, frames, controls), "control_present": torch.ones(batch, frames, controls),
+              "positions": torch.arange(frames, dtype=torch.float32) + context_frames,
+              "text": torch.randn(batch, c.text_dim), "use_text": torch.ones(batch),
+              "cache_keys": torch.randn(cache), "cache_values": torch.randn(cache),
+              "cache_valid": torch.ones(context_frames)}
+    modulations = torch.randn(c.layers, batch, 6 * c.width) * 0.1
+    return {"timestep": {"t": torch.full((batch,), 0.5)},
+            "context_encoder": {"latents": torch.randn(batch, frames, c.latent_dim), **shared,
+                                "modulations": modulations},
+            "denoiser": {"noisy": torch.randn(batch, frames, c.latent_dim), **shared, "modulations": modulations,
+                         "out_modulation": torch.randn(batch, 2 * c.width) * 0.1}}
+
+
+OUTPUTS = {"timestep": ["modulations", "out_modulation"], "context_encoder": ["new_keys", "new_values"],
+           "denoiser": ["velocity"]}
+DYNAMIC = {"batch": 0}
+
+
+def export_graphs(model: DiT, folder, batch: int = 2, context_frames: int = 64, frames: int = 16) -> dict:
+    """Write the three graphs (dynamic batch, frame count and cache length) into `folder`; returns paths."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    graphs = {"timestep": TimestepGraph(model), "context_encoder": ContextEncoderGraph(model),
+              "denoiser": DenoiserGraph(model)}
+    axes_of = {"t": {0: "batch"}, "latents": {0: "batch", 1: "frames"}, "noisy": {0: "batch", 1: "frames"},
+               "control_values": {0: "batch", 1: "frames"}, "control_present": {0: "batch", 1: "frames"},
+               "positions": {0: "frames"}, "text": {0: "batch"}, "use_text": {0: "batch"},
+               "cache_keys": {1: "batch", 3: "cache"}, "cache_values": {1: "batch", 3: "cache"},
+               "cache_valid": {0: "cache"}, "modulations": {1: "batch"}, "out_modulation": {0: "batch"},
+               "new_keys": {1: "batch", 3: "frames"}, "new_values": {1: "batch", 3: "frames"},
+               "velocity": {0: "batch", 1: "frames"}}
+    paths = {}
+    model = model.eval()
+    for name, graph in graphs.items():
+        inputs = example_inputs(model, batch, context_frames, frames)[name]
+        path = folder / f"{name}.onnx"
+        names = list(inputs) + OUTPUTS[name]
+        with torch.no_grad():
+            torch.onnx.export(graph, tuple(inputs.values()), str(path), input_names=list(inputs),
+                              output_names=OUTPUTS[name], dynamic_axes={n: axes_of[n] for n in names},
+                              opset_version=OPSET, dynamo=False)
+        paths[name] = path
+    return paths
