@@ -44,3 +44,29 @@ def test_unconditional_rows_ignore_the_prompt(exported):
     inputs["text"] = inputs["text"] * -1
     second = session.run(None, inputs)[0]
     assert not np.allclose(first[0], second[0]) and np.allclose(first[1], second[1])
+
+
+@pytest.mark.parametrize("guidance", [1.0, 2.0])
+def test_onnx_streamer_reproduces_the_pytorch_streamer(exported, guidance, tmp_path):
+    from lmdm.stream import OnnxStreamer
+    from lmdm.streaming import StreamConfig, Streamer
+
+    model, paths = exported
+    c = model.config
+    config = StreamConfig(context_frames=8, block_frames=4, steps=3, guidance=guidance, seed=7)
+    rng = np.random.default_rng(0)
+    context = rng.standard_normal((8, c.latent_dim)).astype(np.float32)
+    context_values = rng.standard_normal((8, 3)).astype(np.float32)
+    prompt = rng.standard_normal(c.text_dim).astype(np.float32)
+    controls = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(12)]
+    reference = Streamer(model, config)
+    reference.set_prompt(torch.from_numpy(prompt))
+    reference.start(torch.from_numpy(context), torch.from_numpy(context_values), torch.ones(8, 3))
+    onnx = OnnxStreamer(paths["denoiser"].parent, c.variant, c.layers, c.heads, c.head_dim, c.latent_dim,
+                        c.text_dim, config)
+    onnx.set_prompt(prompt)
+    onnx.start(context, context_values, np.ones((8, 3), np.float32))
+    for block_controls in controls:  # 12 blocks: the ring wraps several times
+        expected = reference.next_block(torch.from_numpy(block_controls), torch.ones(4, 3)).numpy()
+        got = onnx.next_block(block_controls, np.ones((4, 3), np.float32))
+        assert np.abs(got - expected).max() <= 1e-3 * max(1.0, float(np.abs(expected).max()))
