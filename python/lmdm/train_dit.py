@@ -197,6 +197,9 @@ def train(config: TrainDiTConfig) -> dict:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        if not torch.isfinite(grad_norm):  # all-reduced, so every rank skips the same step
+            meta["skipped_nonfinite_steps"] = meta.get("skipped_nonfinite_steps", 0) + 1
+            optimizer.zero_grad(set_to_none=True)
         optimizer.step()
         with torch.no_grad():
             for averaged, current in zip(ema.parameters(), model.parameters()):

@@ -121,6 +121,8 @@ class _Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        if not torch.isfinite(grad_norm):  # a non-finite step is dropped (all-reduced: every rank agrees)
+            self.optimizer.zero_grad(set_to_none=True)
         self.optimizer.step()
         values = {k: v.item() for k, v in terms.items()} | {"loss": loss.item(), "grad_norm": grad_norm.item()}
         if adversarial:
@@ -142,7 +144,8 @@ class _Trainer:
                                   [(l[half:], [f[half:] for f in fs]) for l, fs in both])
         self.discriminator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), self.config.grad_clip)
+        if not torch.isfinite(torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), self.config.grad_clip)):
+            self.discriminator_optimizer.zero_grad(set_to_none=True)
         self.discriminator_optimizer.step()
         return loss.item()
 

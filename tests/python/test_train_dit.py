@@ -146,3 +146,24 @@ def test_package_writes_a_model_folder_that_generate_can_load(latent_data, offli
     assert model.config.variant == "encdec" and "latent_mean" in stats
     card = (tmp_path / "model" / "CARD.md").read_text()
     assert "variant `encdec`" in card and "reached after" in card and "non-standard FAD" in card
+
+
+def test_non_finite_batches_are_skipped_not_learned(latent_data, tmp_path):
+    import shutil
+
+    from lmdm.latents import cache_folder
+
+    data, vae = latent_data
+    corrupt = tmp_path / "data"
+    shutil.copytree(cache_folder(data, vae), cache_folder(corrupt, vae))
+    latents_path = cache_folder(corrupt, vae) / "train.latents.npy"
+    latents = np.load(latents_path)
+    latents[: len(latents) // 2] = np.nan  # half the windows carry NaNs
+    np.save(latents_path, latents)
+    arguments = command(latent_data, tmp_path / "run", 6)
+    arguments[arguments.index("--data") + 1] = str(corrupt)
+    run(arguments)
+    meta = json.loads((tmp_path / "run" / "checkpoint" / "checkpoint.json").read_text())
+    assert 0 < meta["skipped_nonfinite_steps"] <= 6
+    weights = load_file(tmp_path / "run" / "checkpoint" / "model.safetensors")
+    assert all(torch.isfinite(w).all() for w in weights.values())
