@@ -280,3 +280,28 @@ def compute_controls(audio: np.ndarray | torch.Tensor, config: ControlConfig = C
     features, pitch = _modules(config)
     controls = torch.cat([features(batch), pitch(batch)], dim=-1)  # (B, frames, 4)
     return (controls[0] if x.ndim == 1 else controls).numpy()
+
+
+def build_features_onnx(config: ControlConfig = ControlConfig()) -> onnx.ModelProto:
+    """One graph: audio (1, N) -> controls (1, frames, 4) in CONTROL_NAMES order, i.e. compute_controls.
+
+    ControlFeatures (loudness, brightness) exported from torch and build_pitch_onnx (pitch, confidence)
+    side by side on the same input, joined by a Concat."""
+    buffer = io.BytesIO()
+    torch.onnx.export(ControlFeatures(config), (torch.zeros(1, 4096),), buffer, dynamo=False,
+                      opset_version=SWIFT_F0_OPSET, input_names=["audio"], output_names=["loudness_brightness"],
+                      dynamic_axes={"audio": {1: "audio_samples"}, "loudness_brightness": {1: "control_frames"}})
+    features = onnx.load_from_string(buffer.getvalue())
+    pitch = onnx.compose.add_prefix(build_pitch_onnx(config), "pitch/")
+    for node in pitch.graph.node:  # both halves read the one input
+        node.input[:] = ["audio" if name == "pitch/audio" else name for name in node.input]
+    graph = features.graph
+    graph.node.extend(pitch.graph.node)
+    graph.initializer.extend(pitch.graph.initializer)
+    graph.node.append(onnx.helper.make_node("Concat", ["loudness_brightness", "pitch/pitch"], ["controls"], axis=2))
+    del graph.output[:]
+    graph.output.append(onnx.helper.make_tensor_value_info("controls", onnx.TensorProto.FLOAT,
+                                                           [1, "control_frames", len(CONTROL_NAMES)]))
+    features.ir_version = max(features.ir_version, pitch.ir_version)
+    onnx.checker.check_model(features)
+    return features

@@ -255,3 +255,19 @@ def test_pitch_graph_matches_the_tracker():
         expected = tracker(torch.from_numpy(audio)[None]).numpy()
         got = session.run(None, {"audio": audio[None]})[0]
         np.testing.assert_allclose(got, expected, atol=1e-4)  # same swift-f0 graph; our parts in float32
+
+
+def test_features_graph_equals_compute_controls(tmp_path):
+    import onnx
+    import onnxruntime
+
+    from lmdm.controls import build_features_onnx
+
+    onnx.save(build_features_onnx(), tmp_path / "features.onnx")
+    session = onnxruntime.InferenceSession(str(tmp_path / "features.onnx"), providers=["CPUExecutionProvider"])
+    t = np.arange(22050 * 3) / 22050
+    audio = (0.3 * np.sin(2 * np.pi * 196 * t) * (t > 0.5) + 0.01 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+    graph = session.run(None, {"audio": audio[None]})[0][0]
+    expected = compute_controls(audio)
+    assert graph.shape == expected.shape == (130, 4)
+    assert (np.abs(graph - expected).max(axis=0) <= np.array([1e-3, 1e-2, 1e-2, 1e-2])).all()
