@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """Export trained models as ONNX graphs for ONNX Runtime (the plugin's only way to run a model).
 
+    python export/export_onnx.py lmdm --model models/lmdm-blockcausal --vae models/vae --out models/<name>
+    python export/export_onnx.py --check models/<name>
     python export/export_onnx.py vae --model models/vae --out build/onnx/vae
 
-`vae` writes vae_encoder.onnx and vae_decoder.onnx in streaming form (every cache an explicit
-state input/output, see lmdm/vae_onnx.py) and checks them against PyTorch on a few uneven blocks of
-audio before reporting success. The LMDM package (context encoder, denoiser, features, manifest)
-joins this command with the export issue.
+`lmdm` writes a model package (lmdm/package.py): features, vae_decoder, timestep, context_encoder and
+denoiser graphs, the prompt bank and manifest.json, then validates it. `--check` validates a package
+(files, hashes, graph signatures, one run of each graph) and says exactly what is wrong. `vae` writes
+vae_encoder.onnx and vae_decoder.onnx in streaming form (every cache an explicit state input/output,
+lmdm/vae_onnx.py) and checks them against PyTorch on uneven blocks before reporting success.
 """
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,8 +23,23 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
+import onnx  # noqa: E402
+
+from lmdm.controls import CONTROL_NAMES, ControlConfig, build_features_onnx  # noqa: E402
+from lmdm.dit_files import load_dit  # noqa: E402
+from lmdm.dit_onnx import export_graphs  # noqa: E402
+from lmdm.flow import time_grid  # noqa: E402
+from lmdm.latents import normalise_latents  # noqa: E402
+from lmdm.package import MANIFEST, SCHEMA_VERSION, PackageError, check_package, graph_entry, sha256  # noqa: E402
+from lmdm.text import embed_texts  # noqa: E402
 from lmdm.vae import VAE, load_vae  # noqa: E402
 from lmdm.vae_onnx import OnnxVAEStream, export_streaming_graph  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+PROMPTS = {"flute": "solo flute", "violin": "solo violin", "cello": "solo cello", "trumpet": "solo trumpet",
+           "clarinet": "solo clarinet", "piano": "solo acoustic grand piano", "organ": "solo church organ",
+           "choir": "solo choir", "marimba": "solo marimba", "nylon guitar": "solo nylon guitar",
+           "strings": "a string ensemble playing", "brass": "a brass ensemble playing"}
 
 PARITY_TOLERANCE = 1e-4  # the issue's bound on |ONNX Runtime - PyTorch|
 
@@ -57,14 +76,87 @@ def export_vae(model_folder: Path, out: Path) -> dict:
     return {"encoder": str(encoder), "decoder": str(decoder), "parity": parity}
 
 
+@torch.no_grad()
+def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames: int, block_frames: int,
+                steps: int, guidance: float) -> dict:
+    """Write and validate a model package."""
+    model, stats = load_dit(model_folder)
+    vae = load_vae(vae_folder)
+    if model.config.variant not in ("encdec", "blockcausal"):
+        raise SystemExit(f"only the cached variants are packaged (encdec, blockcausal), not {model.config.variant}")
+    out.mkdir(parents=True, exist_ok=True)
+    onnx.save(build_features_onnx(), str(out / "features.onnx"))
+    export_streaming_graph(vae, "decoder", out / "vae_decoder.onnx")
+    export_graphs(model, out, batch=2, context_frames=context_frames, frames=block_frames)
+    silence, _ = vae.encode(torch.zeros(1, context_frames * vae.config.samples_per_latent))
+    embeddings = embed_texts(list(PROMPTS.values()))
+    bank = [{"name": name, "text": text, "embedding": [round(float(x), 7) for x in vector]}
+            for (name, text), vector in zip(PROMPTS.items(), embeddings)]
+    (out / "prompts.json").write_text(json.dumps({"prompts": bank}) + "\n")
+    c, v = model.config, vae.config
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "name": out.name,
+        "audio": {"sample_rate": v.sample_rate, "channels": 1},
+        "latent": {"dim": c.latent_dim, "rate": v.latent_rate, "samples_per_latent": v.samples_per_latent,
+                   "mean": stats["latent_mean"], "std": stats["latent_std"],
+                   "decoder_delay_samples": v.decoder_delay},
+        "stream": {"variant": c.variant, "context_frames": context_frames, "block_frames": block_frames,
+                   "default_steps": steps, "time_grid": time_grid(steps), "solver": "euler",
+                   "default_guidance": guidance, "guidance_batch": ["conditional", "unconditional"],
+                   "start_latents": normalise_latents(silence[0].T, stats).tolist()},
+        "kv": {"layers": c.layers, "heads": c.heads, "head_dim": c.head_dim, "max_frames": context_frames,
+               "layout": ["layers", "batch", "heads", "frames", "head_dim"], "positions": "absolute frame index"},
+        "controls": {"names": list(CONTROL_NAMES), "frame_rate": v.latent_rate, "hop": ControlConfig().hop,
+                     "model_inputs": list(c.controls), "voiced_threshold": 0.5,
+                     "normalisation": {k: stats[k] for k in ("loudness_db", "brightness", "pitch_midi")}},
+        "text": {"dim": c.text_dim, "encoder": "sentence-transformers/all-MiniLM-L6-v2 (normalised)"},
+        "graphs": {name: graph_entry(out / f"{name}.onnx")
+                   for name in ("features", "vae_decoder", "timestep", "context_encoder", "denoiser")},
+        "prompts": {"file": "prompts.json", "sha256": sha256(out / "prompts.json"), "count": len(bank)},
+        "provenance": {"commit": commit, "command": " ".join(sys.argv), "model_sha256": sha256(model_folder /
+                       "model.safetensors") if (model_folder / "model.safetensors").exists() else None,
+                       "vae_sha256": sha256(vae_folder / "model.safetensors")},
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    check_package(out)
+    return {"package": str(out), "files": sorted(p.name for p in out.iterdir())}
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--check"]:
+        if len(argv) != 2:
+            raise SystemExit("usage: export_onnx.py --check PACKAGE_FOLDER")
+        try:
+            manifest = check_package(Path(argv[1]))
+        except PackageError as error:
+            print(f"invalid package: {error}", file=sys.stderr)
+            return 1
+        print(f"ok: {argv[1]} ({manifest['stream']['variant']}, {len(manifest['graphs'])} graphs)")
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    lmdm = commands.add_parser("lmdm", help="a model package for the plugin (graphs + manifest)")
+    lmdm.add_argument("--model", type=Path, required=True, help="a packaged LMDM (lmdm.dit_package) or a run dir")
+    lmdm.add_argument("--vae", type=Path, default=Path("models/vae"))
+    lmdm.add_argument("--out", type=Path, required=True)
+    lmdm.add_argument("--context-frames", type=int, default=64)
+    lmdm.add_argument("--block-frames", type=int, default=16)
+    lmdm.add_argument("--steps", type=int, default=8)
+    lmdm.add_argument("--guidance", type=float, default=2.0)
     vae = commands.add_parser("vae", help="streaming vae_encoder.onnx and vae_decoder.onnx")
     vae.add_argument("--model", type=Path, default=Path("models/vae"), help="a shipped VAE or a training checkpoint")
     vae.add_argument("--out", type=Path, required=True, help="folder for the two graphs")
     args = parser.parse_args(argv)
-    print(json.dumps(export_vae(args.model, args.out), indent=1))
+    if args.command == "lmdm":
+        result = export_lmdm(args.model, args.vae, args.out, args.context_frames, args.block_frames, args.steps,
+                             args.guidance)
+    else:
+        result = export_vae(args.model, args.out)
+    print(json.dumps(result, indent=1))
     return 0
 
 

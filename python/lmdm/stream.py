@@ -14,6 +14,7 @@ import torch
 
 from .flow import solve, time_grid
 from .kv_cache import KVCache
+from .package import check_package
 from .streaming import StreamConfig
 
 
@@ -35,6 +36,18 @@ class OnnxStreamer:
         self.modulations = {t: self.timestep.run(None, {"t": np.full(self.batch, t, np.float32)})
                             for t in sorted(set(self.grid) | {0.0})}
         self.set_prompt(None)
+
+    @classmethod
+    def from_package(cls, folder: Path, steps: int | None = None, guidance: float | None = None, seed: int = 0,
+                     threads: int = 1) -> "OnnxStreamer":
+        """A streamer configured by a package's manifest (validated first)."""
+        manifest = check_package(folder)
+        stream, kv = manifest["stream"], manifest["kv"]
+        config = StreamConfig(stream["context_frames"], stream["block_frames"], steps or stream["default_steps"],
+                              stream["solver"], guidance=stream["default_guidance"] if guidance is None else guidance,
+                              seed=seed)
+        return cls(folder, stream["variant"], kv["layers"], kv["heads"], kv["head_dim"], manifest["latent"]["dim"],
+                   manifest["text"]["dim"], config, threads)
 
     def set_prompt(self, embedding: np.ndarray | None) -> None:
         """A sentence embedding (text_dim,) or None (unconditional); row 1 is always unconditional under CFG."""

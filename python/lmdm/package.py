@@ -1,0 +1,115 @@
+"""The model package: ONNX graphs + manifest.json, the one contract between Python and any host.
+
+A package folder holds features.onnx, vae_decoder.onnx, timestep.onnx, context_encoder.onnx,
+denoiser.onnx, prompts.json and manifest.json. The manifest (schema SCHEMA_VERSION) says everything a
+host needs and nothing is assumed elsewhere: rates and sizes, the variant, C and B, the KV layout,
+the default steps / time grid / guidance, the latent and control normalisation, the start context,
+each graph's file, sha256, inputs and outputs (names, dtypes, shapes with named dynamic axes), the
+prompt bank and provenance. `check_package` validates all of it by hashing and running every graph
+once, and says exactly what is wrong otherwise; the C++ engine applies the same rules.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+GRAPHS = ("features", "vae_decoder", "timestep", "context_encoder", "denoiser")
+DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.DOUBLE: "float64", onnx.TensorProto.INT64: "int64",
+          onnx.TensorProto.BOOL: "bool"}
+
+
+class PackageError(ValueError):
+    """A package a host must refuse; the message says what is wrong and where."""
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def graph_entry(path: Path) -> dict:
+    """File, hash and typed signature of one graph, read from the ONNX file itself."""
+    model = onnx.load(str(path), load_external_data=False)
+
+    def describe(values) -> list[dict]:
+        return [{"name": v.name, "dtype": DTYPES.get(v.type.tensor_type.elem_type, str(v.type.tensor_type.elem_type)),
+                 "shape": [d.dim_param if d.dim_param else d.dim_value for d in v.type.tensor_type.shape.dim]}
+                for v in values]
+
+    initializers = {i.name for i in model.graph.initializer}
+    return {"file": path.name, "sha256": sha256(path),
+            "inputs": describe([i for i in model.graph.input if i.name not in initializers]),
+            "outputs": describe(model.graph.output)}
+
+
+def dimension_sizes(manifest: dict) -> dict[str, int]:
+    """Concrete sizes for the named dynamic axes, for a test run of every graph."""
+    stream = manifest["stream"]
+    return {"batch": 2, "frames": stream["block_frames"], "cache": stream["context_frames"],
+            "audio_samples": stream["block_frames"] * manifest["latent"]["samples_per_latent"],
+            "latent_frames": stream["block_frames"]}
+
+
+def load_manifest(folder: Path) -> dict:
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        raise PackageError(f"{folder}: no {MANIFEST} (not a model package)")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise PackageError(f"{path}: not valid JSON ({error})") from None
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise PackageError(f"{path}: schema_version {version!r} is not one this code reads ({SCHEMA_VERSION})")
+    return manifest
+
+
+def check_package(folder: Path) -> dict:
+    """Validate a package: files, hashes, graph signatures, and one run of each graph. Raises PackageError."""
+    folder = Path(folder)
+    manifest = load_manifest(folder)
+    for key in ("audio", "latent", "stream", "kv", "controls", "graphs", "prompts"):
+        if key not in manifest:
+            raise PackageError(f"{folder / MANIFEST}: missing section {key!r}")
+    sizes = dimension_sizes(manifest)
+    for name in GRAPHS:
+        entry = manifest["graphs"].get(name)
+        if entry is None:
+            raise PackageError(f"{folder / MANIFEST}: graph {name!r} is not listed")
+        _check_graph(folder, name, entry, sizes)
+    prompts = folder / manifest["prompts"]["file"]
+    if not prompts.exists() or sha256(prompts) != manifest["prompts"]["sha256"]:
+        raise PackageError(f"{prompts}: missing or its sha256 differs from the manifest")
+    return manifest
+
+
+def _check_graph(folder: Path, name: str, entry: dict, sizes: dict[str, int]) -> None:
+    path = folder / entry["file"]
+    if not path.exists():
+        raise PackageError(f"{path}: missing (graph {name!r} of the manifest)")
+    if sha256(path) != entry["sha256"]:
+        raise PackageError(f"{path}: sha256 differs from the manifest (file changed or corrupt)")
+    actual = graph_entry(path)
+    for kind in ("inputs", "outputs"):
+        if actual[kind] != entry[kind]:
+            raise PackageError(f"{path}: {kind} differ from the manifest: graph has {actual[kind]}, "
+                               f"manifest says {entry[kind]}")
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feeds = {i["name"]: np.zeros([sizes.get(d, d) if isinstance(d, str) else d for d in i["shape"]],
+                                     dtype=i["dtype"]) for i in entry["inputs"]}
+        outputs = session.run(None, feeds)
+    except Exception as error:  # noqa: BLE001 - any runtime failure is a broken package
+        raise PackageError(f"{path}: ONNX Runtime cannot run it ({error})") from None
+    for spec, value in zip(entry["outputs"], outputs):
+        expected = [sizes.get(d) if isinstance(d, str) else d for d in spec["shape"]]
+        if len(expected) != value.ndim or any(e is not None and e != v for e, v in zip(expected, value.shape)):
+            raise PackageError(f"{path}: output {spec['name']} has shape {list(value.shape)}, expected {spec['shape']} "
+                               f"with {sizes}")
+        if not np.isfinite(value).all():
+            raise PackageError(f"{path}: output {spec['name']} is not finite on zero input")

@@ -1,0 +1,122 @@
+"""The model package: export_onnx.py writes it, --check validates it and refuses broken copies helpfully."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lmdm.dit import DiT, tiny_config
+from lmdm.dit_files import save_dit
+from lmdm.package import PackageError, check_package
+from lmdm.stream import OnnxStreamer
+from lmdm.streaming import StreamConfig, Streamer
+from lmdm.vae import VAE, save_vae
+from lmdm.vae import tiny_config as tiny_vae_config
+
+REPO = Path(__file__).resolve().parents[2]
+EXPORT = [sys.executable, str(REPO / "export" / "export_onnx.py")]
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory) -> tuple[Path, DiT]:
+    root = tmp_path_factory.mktemp("package")
+    torch.manual_seed(0)
+    save_vae(VAE(tiny_vae_config()), root / "vae")
+    model = DiT(tiny_config(variant="blockcausal", latent_dim=4))
+    for parameter in model.parameters():  # adaLN-zero would make a fresh model output zeros
+        torch.nn.init.normal_(parameter, std=0.2)
+    stats = {"latent_mean": [0.1] * 4, "latent_std": [2.0] * 4, "loudness_db": {"mean": -30.0, "std": 12.0},
+             "brightness": {"mean": 80.0, "std": 10.0}, "pitch_midi": {"mean": 60.0, "std": 12.0}}
+    (root / "stats.json").write_text(json.dumps(stats))
+    save_dit(model.eval(), root / "model", root / "stats.json")
+    result = subprocess.run([*EXPORT, "lmdm", "--model", str(root / "model"), "--vae", str(root / "vae"), "--out",
+                             str(root / "pkg"), "--context-frames", "8", "--block-frames", "4", "--steps", "3"],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root / "pkg", model.eval()
+
+
+def check(folder: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*EXPORT, "--check", str(folder)], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_package_passes_check_and_describes_itself(package):
+    folder, model = package
+    result = check(folder)
+    assert result.returncode == 0 and result.stdout.startswith("ok:"), result.stderr
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["stream"]["variant"] == "blockcausal" and manifest["kv"]["layers"] == model.config.layers
+    assert len(manifest["stream"]["time_grid"]) == 4 and len(manifest["stream"]["start_latents"]) == 8
+    denoiser = manifest["graphs"]["denoiser"]
+    assert [i["name"] for i in denoiser["inputs"]][:2] == ["noisy", "control_values"]
+    assert denoiser["inputs"][0]["shape"] == ["batch", "frames", 4]
+    assert json.loads((folder / "prompts.json").read_text())["prompts"][0]["name"] == "flute"
+
+
+def broken_copy(package, tmp_path, damage) -> str:
+    folder = tmp_path / "broken"
+    shutil.copytree(package[0], folder)
+    damage(folder)
+    result = check(folder)
+    assert result.returncode == 1
+    return result.stderr
+
+
+def test_missing_graph_is_named(package, tmp_path):
+    message = broken_copy(package, tmp_path, lambda f: (f / "denoiser.onnx").unlink())
+    assert "denoiser.onnx: missing" in message
+
+
+def test_changed_file_fails_its_hash(package, tmp_path):
+    message = broken_copy(package, tmp_path, lambda f: (f / "timestep.onnx").open("ab").write(b"\0"))
+    assert "timestep.onnx: sha256 differs" in message
+
+
+def test_unknown_schema_version_is_refused(package, tmp_path):
+    def bump(folder):
+        manifest = json.loads((folder / "manifest.json").read_text())
+        (folder / "manifest.json").write_text(json.dumps(manifest | {"schema_version": 99}))
+    assert "schema_version 99" in broken_copy(package, tmp_path, bump)
+
+
+def test_graph_with_the_wrong_signature_is_refused(package, tmp_path):
+    def swap(folder):  # a valid graph in the wrong place, with its hash updated: only the signature can tell
+        shutil.copy(folder / "denoiser.onnx", folder / "context_encoder.onnx")
+        manifest = json.loads((folder / "manifest.json").read_text())
+        from lmdm.package import sha256
+        manifest["graphs"]["context_encoder"]["sha256"] = sha256(folder / "context_encoder.onnx")
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert "context_encoder.onnx: inputs differ from the manifest" in broken_copy(package, tmp_path, swap)
+
+
+def test_not_a_package(tmp_path):
+    with pytest.raises(PackageError, match="no manifest.json"):
+        check_package(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(PackageError, match="not valid JSON"):
+        check_package(tmp_path)
+
+
+def test_package_streams_like_pytorch(package):
+    folder, model = package
+    streamer = OnnxStreamer.from_package(folder, seed=3)
+    reference = Streamer(model, StreamConfig(8, 4, 3, guidance=streamer.config.guidance, seed=3))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    start = np.array(manifest["stream"]["start_latents"], np.float32)
+    prompt = np.array(json.loads((folder / "prompts.json").read_text())["prompts"][0]["embedding"], np.float32)
+    streamer.set_prompt(prompt)
+    reference.set_prompt(torch.from_numpy(prompt))
+    zeros = np.zeros((8, 3), np.float32)
+    streamer.start(start, zeros, zeros)
+    reference.start(torch.from_numpy(start), torch.zeros(8, 3), torch.zeros(8, 3))
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        values = rng.standard_normal((4, 3)).astype(np.float32)
+        expected = reference.next_block(torch.from_numpy(values), torch.ones(4, 3)).numpy()
+        got = streamer.next_block(values, np.ones((4, 3), np.float32))
+        assert np.abs(got - expected).max() <= 1e-3 * max(1.0, float(np.abs(expected).max()))
