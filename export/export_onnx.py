@@ -27,7 +27,7 @@ import onnx  # noqa: E402
 
 from lmdm.controls import CONTROL_NAMES, ControlConfig, build_features_onnx  # noqa: E402
 from lmdm.dit_files import load_dit  # noqa: E402
-from lmdm.dit_onnx import export_graphs  # noqa: E402
+from lmdm.dit_onnx import SHARED_WEIGHTS, export_graphs  # noqa: E402
 from lmdm.flow import time_grid  # noqa: E402
 from lmdm.latents import normalise_latents  # noqa: E402
 from lmdm.package import MANIFEST, SCHEMA_VERSION, PackageError, check_package, graph_entry, sha256  # noqa: E402
@@ -114,6 +114,8 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
         "text": {"dim": c.text_dim, "encoder": "sentence-transformers/all-MiniLM-L6-v2 (normalised)"},
         "graphs": {name: graph_entry(out / f"{name}.onnx")
                    for name in ("features", "vae_decoder", "timestep", "context_encoder", "denoiser")},
+        "weights": {"file": SHARED_WEIGHTS, "sha256": sha256(out / SHARED_WEIGHTS),
+                    "used_by": ["timestep", "context_encoder", "denoiser"]},
         "prompts": {"file": "prompts.json", "sha256": sha256(out / "prompts.json"), "count": len(bank)},
         "provenance": {"commit": commit, "command": " ".join(sys.argv), "model_sha256": sha256(model_folder /
                        "model.safetensors") if (model_folder / "model.safetensors").exists() else None,

@@ -14,6 +14,8 @@ The prompt enters as a sentence embedding (B, 384) and a 0/1 flag per batch row 
 prompt), so one graph serves both CFG branches.
 """
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -102,9 +104,8 @@ DYNAMIC = {"batch": 0}
 
 
 def export_graphs(model: DiT, folder, batch: int = 2, context_frames: int = 64, frames: int = 16) -> dict:
-    """Write the three graphs (dynamic batch, frame count and cache length) into `folder`; returns paths."""
-    from pathlib import Path
-
+    """Write the three graphs (dynamic batch, frame count and cache length) into `folder`, their weights
+    stored once in SHARED_WEIGHTS beside them; returns the graph paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     graphs = {"timestep": TimestepGraph(model), "context_encoder": ContextEncoderGraph(model),
@@ -127,4 +128,44 @@ def export_graphs(model: DiT, folder, batch: int = 2, context_frames: int = 64, 
                               output_names=OUTPUTS[name], dynamic_axes={n: axes_of[n] for n in names},
                               opset_version=OPSET, dynamo=False)
         paths[name] = path
+    share_weights(list(paths.values()))
     return paths
+
+
+SHARED_WEIGHTS = "dit_weights.bin"
+
+
+def share_weights(paths: list, weights_name: str = SHARED_WEIGHTS) -> Path:
+    """Move the graphs' large initializers into one external-data file, each distinct tensor stored once.
+
+    The three graphs hold the same transformer weights; stored inline they triple the package. Tensors
+    are matched by content (the exporter names transposed copies differently), aligned to 64 bytes."""
+    import hashlib
+
+    import onnx
+    from onnx import external_data_helper, numpy_helper
+
+    folder = Path(paths[0]).parent
+    stored: dict[str, tuple[int, int]] = {}
+    with open(folder / weights_name, "wb") as blob:
+        for path in paths:
+            model = onnx.load(str(path))
+            for tensor in model.graph.initializer:
+                array = numpy_helper.to_array(tensor)
+                raw = array.tobytes()
+                if len(raw) < 4096:  # small constants stay inline
+                    continue
+                key = hashlib.sha256(raw + f"{array.dtype}{array.shape}".encode()).hexdigest()
+                if key not in stored:
+                    blob.write(b"\0" * (-blob.tell() % 64))
+                    stored[key] = (blob.tell(), len(raw))
+                    blob.write(raw)
+                offset, length = stored[key]
+                for field in ("float_data", "int64_data", "int32_data", "double_data"):
+                    tensor.ClearField(field)
+                tensor.raw_data = b"\0"  # set_external_data wants the field present; it is cleared next
+                external_data_helper.set_external_data(tensor, weights_name, offset, length)
+                tensor.ClearField("raw_data")
+                tensor.data_location = onnx.TensorProto.EXTERNAL
+            onnx.save_model(model, str(path))
+    return folder / weights_name

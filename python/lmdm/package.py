@@ -1,7 +1,7 @@
 """The model package: ONNX graphs + manifest.json, the one contract between Python and any host.
 
 A package folder holds features.onnx, vae_decoder.onnx, timestep.onnx, context_encoder.onnx,
-denoiser.onnx, prompts.json and manifest.json. The manifest (schema SCHEMA_VERSION) says everything a
+denoiser.onnx (the last three keep their weights once, in dit_weights.bin), prompts.json and manifest.json. The manifest (schema SCHEMA_VERSION) says everything a
 host needs and nothing is assumed elsewhere: rates and sizes, the variant, C and B, the KV layout,
 the default steps / time grid / guidance, the latent and control normalisation, the start context,
 each graph's file, sha256, inputs and outputs (names, dtypes, shapes with named dynamic axes), the
@@ -73,9 +73,12 @@ def check_package(folder: Path) -> dict:
     """Validate a package: files, hashes, graph signatures, and one run of each graph. Raises PackageError."""
     folder = Path(folder)
     manifest = load_manifest(folder)
-    for key in ("audio", "latent", "stream", "kv", "controls", "graphs", "prompts"):
+    for key in ("audio", "latent", "stream", "kv", "controls", "graphs", "weights", "prompts"):
         if key not in manifest:
             raise PackageError(f"{folder / MANIFEST}: missing section {key!r}")
+    weights = folder / manifest["weights"]["file"]
+    if not weights.exists() or sha256(weights) != manifest["weights"]["sha256"]:
+        raise PackageError(f"{weights}: missing or its sha256 differs from the manifest (the graphs' weights)")
     sizes = dimension_sizes(manifest)
     for name in GRAPHS:
         entry = manifest["graphs"].get(name)

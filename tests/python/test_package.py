@@ -120,3 +120,8 @@ def test_package_streams_like_pytorch(package):
         expected = reference.next_block(torch.from_numpy(values), torch.ones(4, 3)).numpy()
         got = streamer.next_block(values, np.ones((4, 3), np.float32))
         assert np.abs(got - expected).max() <= 1e-3 * max(1.0, float(np.abs(expected).max()))
+
+
+def test_changed_weights_file_is_refused(package, tmp_path):
+    message = broken_copy(package, tmp_path, lambda f: (f / "dit_weights.bin").open("r+b").write(b"\1\2\3"))
+    assert "dit_weights.bin: missing or its sha256 differs" in message
