@@ -28,6 +28,7 @@ import onnx  # noqa: E402
 from lmdm.controls import CONTROL_NAMES, ControlConfig, build_features_onnx  # noqa: E402
 from lmdm.dit_files import load_dit  # noqa: E402
 from lmdm.dit_onnx import SHARED_WEIGHTS, export_graphs  # noqa: E402
+from lmdm.fixtures import golden_cases, write_fixtures  # noqa: E402
 from lmdm.flow import time_grid  # noqa: E402
 from lmdm.latents import normalise_latents  # noqa: E402
 from lmdm.package import MANIFEST, SCHEMA_VERSION, PackageError, check_package, graph_entry, sha256  # noqa: E402
@@ -121,6 +122,7 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
                        "model.safetensors") if (model_folder / "model.safetensors").exists() else None,
                        "vae_sha256": sha256(vae_folder / "model.safetensors")},
     }
+    manifest["fixtures"] = write_fixtures(out, golden_cases(model, vae, context_frames, block_frames))
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     check_package(out)
     return {"package": str(out), "files": sorted(p.name for p in out.iterdir())}

@@ -6,7 +6,8 @@ host needs and nothing is assumed elsewhere: rates and sizes, the variant, C and
 the default steps / time grid / guidance, the latent and control normalisation, the start context,
 each graph's file, sha256, inputs and outputs (names, dtypes, shapes with named dynamic axes), the
 prompt bank and provenance. `check_package` validates all of it by hashing and running every graph
-once, and says exactly what is wrong otherwise; the C++ engine applies the same rules.
+once and on its golden fixtures (lmdm.fixtures), and says exactly what is wrong otherwise; the C++
+engine applies the same rules.
 """
 
 import hashlib
@@ -88,6 +89,13 @@ def check_package(folder: Path) -> dict:
     prompts = folder / manifest["prompts"]["file"]
     if not prompts.exists() or sha256(prompts) != manifest["prompts"]["sha256"]:
         raise PackageError(f"{prompts}: missing or its sha256 differs from the manifest")
+    if "fixtures" in manifest:
+        from .fixtures import check_fixtures
+
+        try:
+            check_fixtures(folder, manifest)
+        except (ValueError, OSError) as error:
+            raise PackageError(f"{folder}: golden fixtures fail: {error}") from None
     return manifest
 
 

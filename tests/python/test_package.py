@@ -125,3 +125,21 @@ def test_package_streams_like_pytorch(package):
 def test_changed_weights_file_is_refused(package, tmp_path):
     message = broken_copy(package, tmp_path, lambda f: (f / "dit_weights.bin").open("r+b").write(b"\1\2\3"))
     assert "dit_weights.bin: missing or its sha256 differs" in message
+
+
+def test_golden_fixtures_hold_and_catch_a_changed_graph(package, tmp_path):
+    from lmdm.fixtures import check_fixtures
+
+    folder, _ = package
+    manifest = json.loads((folder / "manifest.json").read_text())
+    errors = check_fixtures(folder, manifest)
+    assert set(errors) == {"features", "vae_decoder", "timestep", "context_encoder", "denoiser"}
+    assert all(errors[name] <= manifest["fixtures"]["tolerance"][name] for name in errors)
+
+    def perturb(folder):  # expected outputs that no longer match what the graph computes
+        from safetensors.numpy import load_file, save_file
+        path = folder / "fixtures" / "denoiser.safetensors"
+        tensors = load_file(str(path))
+        tensors["output.velocity"] = tensors["output.velocity"] + 0.01
+        save_file(tensors, str(path))
+    assert "golden fixtures fail: denoiser" in broken_copy(package, tmp_path, perturb)
