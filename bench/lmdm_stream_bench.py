@@ -4,7 +4,9 @@ For context C, block B and steps S, a block costs S*(C+B) frame-passes with outp
 encdec (context encoded once, S steps over the target) and B + S*B with blockcausal (only the new
 block encoded). This runs each variant's real streaming code (lmdm.streaming, KV-cached) with the
 small DiT (random weights: cost does not depend on training) and CFG batched cond/uncond, counts
-FLOPs with torch's FlopCounterMode, and times the median block. It also gives the two rooflines of
+FLOPs with torch's FlopCounterMode, and times the median block; then the same blocks through the ONNX
+graphs in ONNX Runtime (outpaint: S passes of one window graph; encdec/blockcausal: the KV producer
+once and the KV consumer S times), the runtime the plugin uses. It also gives the two rooflines of
 DESIGN.md's cost model: FLOPs at the measured matmul peak, and weights read once per pass at the
 measured memory bandwidth. Writes bench/results/lmdm_stream.{json,png}.
 
@@ -16,6 +18,7 @@ import json
 import platform
 import statistics
 import subprocess
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,10 +27,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import onnxruntime  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from lmdm.dit import CONFIGS, DiT, parameter_count  # noqa: E402
+from lmdm.dit_onnx import example_inputs, export_graphs, export_window_graph  # noqa: E402
 from lmdm.streaming import StreamConfig, Streamer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,6 +92,51 @@ def stream(model: DiT, c: int, b: int, s: int, blocks: int) -> tuple[float, floa
     return statistics.median(times), float(counter.get_total_flops())
 
 
+class OnnxBlocks:
+    """One block of each variant run through its ONNX graphs in ONNX Runtime (the plugin's runtime)."""
+
+    def __init__(self, models: dict[str, DiT], folder: Path, threads: int):
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        load = lambda path: onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.models, self.sessions = models, {}
+        for variant in ("encdec", "blockcausal"):
+            paths = export_graphs(models[variant], folder / variant, batch=2, context_frames=64, frames=16)
+            self.sessions[variant] = {name: load(path) for name, path in paths.items()}
+        self.sessions["outpaint"] = {"window": load(export_window_graph(models["outpaint"], folder / "window.onnx"))}
+
+    def block(self, variant: str, c: int, b: int, s: int):
+        model = self.models[variant]
+        if variant == "outpaint":
+            window = {k: v.numpy() for k, v in example_inputs(model, 2, c, c + b)["denoiser"].items()}
+            feeds = {"noisy": window["noisy"], "clean": window["noisy"] * (np.arange(c + b) < c)[None, :, None],
+                     **{k: window[k] for k in ("control_values", "control_present", "text", "use_text",
+                                               "modulations", "out_modulation")},
+                     "positions": np.arange(c + b, dtype=np.float32)}
+            session = self.sessions["outpaint"]["window"]
+            return lambda: [session.run(None, feeds) for _ in range(s)]
+        encoded = c if variant == "encdec" else b
+        encode = {k: v.numpy() for k, v in example_inputs(model, 2, c, encoded)["context_encoder"].items()}
+        if variant == "encdec":
+            encode["cache_valid"][:] = 0  # the context attends only itself
+        denoise = {k: v.numpy() for k, v in example_inputs(model, 2, c, b)["denoiser"].items()}
+        sessions = self.sessions[variant]
+        return lambda: ([sessions["denoiser"].run(None, denoise) for _ in range(s)],
+                        sessions["context_encoder"].run(None, encode))
+
+
+def onnx_block_ms(runner: OnnxBlocks, variant: str, c: int, b: int, s: int, blocks: int) -> float:
+    step = runner.block(variant, c, b, s)
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(blocks):
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e3
+
+
 def plot(rows: list[dict], path: Path) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     labels = [f"C{r['context']} B{r['block']} S{r['steps']}" for r in rows if r["variant"] == "outpaint"]
@@ -97,11 +148,13 @@ def plot(rows: list[dict], path: Path) -> None:
     left.set_ylabel("ms per block (median)")
     left.set_yscale("log")
     left.legend(fontsize=8)
-    left.set_title("Per-block wall time, CFG batch 2")
+    left.set_title("Per-block wall time (PyTorch), CFG batch 2")
     for variant in ("encdec", "blockcausal"):
         measured = [r["speedup_vs_outpaint"] for r in rows if r["variant"] == variant]
+        onnx = [r["onnx_speedup_vs_outpaint"] for r in rows if r["variant"] == variant]
         theory = [r["theory_speedup_vs_outpaint"] for r in rows if r["variant"] == variant]
-        right.plot(list(x), measured, "o-", label=f"{variant} measured")
+        right.plot(list(x), measured, "o-", label=f"{variant} PyTorch")
+        right.plot(list(x), onnx, "s-", label=f"{variant} ONNX Runtime")
         right.plot(list(x), theory, "x--", label=f"{variant} theory")
     right.set_xticks(list(x), labels, rotation=30, fontsize=8)
     right.set_ylabel("speedup over outpaint")
@@ -123,11 +176,15 @@ def main() -> None:
     peak, bandwidth = measure_peak_matmul(args.threads), measure_bandwidth()
     models = {v: DiT(CONFIGS[args.model](variant=v)).eval() for v in VARIANTS}
     weight_bytes = parameter_count(models["blockcausal"]) * 4
+    scratch = tempfile.TemporaryDirectory()
+    runner = OnnxBlocks(models, Path(scratch.name), args.threads)
     rows = []
     for c, b, s in SETTINGS:
         for variant in VARIANTS:
             seconds, flops = stream(models[variant], c, b, s, args.blocks)
+            onnx_ms = onnx_block_ms(runner, variant, c, b, s, args.blocks)
             rows.append({"variant": variant, "context": c, "block": b, "steps": s, "median_block_ms": seconds * 1e3,
+                         "onnx_median_block_ms": onnx_ms, "onnx_real_time_factor": onnx_ms / 1e3 / (b / LATENT_RATE),
                          "gflops_per_block": flops / 1e9, "theory_frames": theory_frames(variant, c, b, s),
                          "flop_roofline_ms": flops / peak * 1e3,
                          "weight_read_roofline_ms": passes_per_block(variant, s) * weight_bytes / bandwidth * 1e3,
@@ -140,6 +197,8 @@ def main() -> None:
         row["flop_ratio_vs_outpaint"] = base["gflops_per_block"] / row["gflops_per_block"]
         row["theory_speedup_vs_outpaint"] = base["theory_frames"] / row["theory_frames"]
         row["fraction_of_theory"] = row["speedup_vs_outpaint"] / row["theory_speedup_vs_outpaint"]
+        row["onnx_speedup_vs_outpaint"] = base["onnx_median_block_ms"] / row["onnx_median_block_ms"]
+        row["onnx_fraction_of_theory"] = row["onnx_speedup_vs_outpaint"] / row["theory_speedup_vs_outpaint"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
     goal = next(r for r in rows if r["variant"] == "blockcausal" and (r["context"], r["block"], r["steps"]) == (64, 16, 8))
     results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit.strip(),
@@ -147,7 +206,7 @@ def main() -> None:
                "parameters": parameter_count(models["blockcausal"]), "guidance_batch": 2,
                "measured_peak_gflops": peak / 1e9, "measured_bandwidth_gbs": bandwidth / 1e9,
                "goal": {"setting": "C=64 (4B), B=16, S=8", "blockcausal_fraction_of_theory": goal["fraction_of_theory"],
-                        "target": 0.8},
+                        "blockcausal_fraction_of_theory_onnx": goal["onnx_fraction_of_theory"], "target": 0.8},
                "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "lmdm_stream.json").write_text(json.dumps(results, indent=1) + "\n")

@@ -80,6 +80,41 @@ class DenoiserGraph(nn.Module):
         return self.model.velocity_out(h, out_modulation[:, None])
 
 
+class WindowGraph(nn.Module):
+    """One pass over a whole window with every frame at the step's t (outpaint: the context as extra
+    channels): what the outpaint baseline runs S times per block. For benchmarks and as a reference."""
+
+    def __init__(self, model: DiT):
+        super().__init__()
+        self.model = model
+
+    def forward(self, noisy, clean, control_values, control_present, positions, text, use_text, modulations,
+                out_modulation) -> torch.Tensor:
+        is_context = clean.abs().sum((0, 2)) > 0  # outpaint reads the context channels where they are given
+        h = self.model.frame_inputs(noisy, clean, is_context, control_values, control_present)
+        layers = [modulations[layer][:, None] for layer in range(modulations.shape[0])]
+        h, _ = self.model.run_blocks(h, layers, positions, _text_kv(self.model, text, use_text), None)
+        return self.model.velocity_out(h, out_modulation[:, None])
+
+
+def export_window_graph(model: DiT, path, batch: int = 2, frames: int = 80) -> Path:
+    c = model.config
+    inputs = {"noisy": torch.randn(batch, frames, c.latent_dim), "clean": torch.randn(batch, frames, c.latent_dim),
+              "control_values": torch.randn(batch, frames, len(c.controls)),
+              "control_present": torch.ones(batch, frames, len(c.controls)),
+              "positions": torch.arange(frames, dtype=torch.float32), "text": torch.randn(batch, c.text_dim),
+              "use_text": torch.ones(batch), "modulations": torch.randn(c.layers, batch, 6 * c.width) * 0.1,
+              "out_modulation": torch.randn(batch, 2 * c.width) * 0.1}
+    framed = {0: "batch", 1: "frames"}
+    axes = {"noisy": framed, "clean": framed, "control_values": framed, "control_present": framed,
+            "positions": {0: "frames"}, "text": {0: "batch"}, "use_text": {0: "batch"}, "modulations": {1: "batch"},
+            "out_modulation": {0: "batch"}, "velocity": framed}
+    with torch.no_grad():
+        torch.onnx.export(WindowGraph(model.eval()), tuple(inputs.values()), str(path), input_names=list(inputs),
+                          output_names=["velocity"], dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+    return Path(path)
+
+
 def example_inputs(model: DiT, batch: int, context_frames: int, frames: int) -> dict[str, dict[str, torch.Tensor]]:
     """Inputs of each graph, named, with the shapes a host uses (for export and for tests)."""
     c = model.config
