@@ -15,8 +15,8 @@ cd "$ROOT"
 mkdir -p runs
 
 echo "== latents"; "$PY" -m lmdm.latents
-if [ ! -f runs/classifier/report.json ]; then
-  echo "== classifier"; "$PY" -m lmdm.classifier --run-dir runs/classifier --max-minutes "$CLASSIFIER_MINUTES"
+if [ ! -f models/classifier/report.json ]; then  # the shipped judge; retrain only if it is missing
+  echo "== classifier"; "$PY" -m lmdm.classifier --run-dir models/classifier --max-minutes "$CLASSIFIER_MINUTES"
 fi
 echo "== offline DiT"
 "$PY" -m lmdm.train_dit --variant offline --run-dir runs/dit-offline --max-minutes "$OFFLINE_MINUTES" --device "$DEVICE"

@@ -25,7 +25,7 @@ from .latents import cache_folder
 class DiTPackageConfig:
     run_dir: Path = field(default_factory=lambda: Path("runs/dit-blockcausal"))
     out: Path = field(default_factory=lambda: Path("models/lmdm-blockcausal"))
-    classifier: Path = field(default_factory=lambda: Path("runs/classifier"))
+    classifier: Path = field(default_factory=lambda: Path("models/classifier"))
     evaluation_items: int = 24
     evaluation_split: str = "test"
     evaluation_seconds: float = 6.0

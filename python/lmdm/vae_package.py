@@ -30,9 +30,15 @@ class VAEPackageConfig:
     out: Path = field(default_factory=lambda: Path("models/vae"))
     data: Path = field(default_factory=lambda: Path("data/lmdm-v1"))
     threads: int = 2
+    card_only: bool = False  # re-render CARD.md from the saved training.json and eval.json (after editing NOTES.md)
 
 
 def package(config: VAEPackageConfig) -> dict:
+    if config.card_only:
+        training = json.loads((config.out / "training.json").read_text())
+        scores = json.loads((config.out / "eval.json").read_text())
+        (config.out / "CARD.md").write_text(render_card(config, training, scores, training["onnx_parity"]))
+        return {"training": training, "parity": training["onnx_parity"]}
     checkpoint = config.run_dir / "checkpoint"
     meta = json.loads((checkpoint / "checkpoint.json").read_text())
     model = load_vae(checkpoint)
@@ -47,7 +53,8 @@ def package(config: VAEPackageConfig) -> dict:
         parity = export_vae(config.out, Path(folder))["parity"]
     data_summary = (config.data / "manifest.jsonl").read_bytes()
     training = {"steps": meta["step"], "wall_hours": meta["elapsed_seconds"] / 3600, "config": meta["train_config"],
-                "parameters": parameter_count(model), "data_manifest_sha256": hashlib.sha256(data_summary).hexdigest()}
+                "parameters": parameter_count(model), "data_manifest_sha256": hashlib.sha256(data_summary).hexdigest(),
+                "onnx_parity": parity}
     (config.out / "training.json").write_text(json.dumps(training, indent=1) + "\n")
     card = render_card(config, training, scores, parity)
     (config.out / "CARD.md").write_text(card)
