@@ -14,8 +14,10 @@ lmdm/vae_onnx.py) and checks them against PyTorch on uneven blocks before report
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +26,17 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
 import onnx  # noqa: E402
+import onnxruntime  # noqa: E402
 
 from lmdm.controls import CONTROL_NAMES, ControlConfig, build_features_onnx  # noqa: E402
 from lmdm.dit_files import load_dit  # noqa: E402
-from lmdm.dit_onnx import SHARED_WEIGHTS, export_graphs  # noqa: E402
+from lmdm.dit_onnx import SHARED_WEIGHTS, export_graphs, quantize_int8  # noqa: E402
 from lmdm.fixtures import golden_cases, write_fixtures  # noqa: E402
 from lmdm.flow import time_grid  # noqa: E402
 from lmdm.latents import normalise_latents  # noqa: E402
 from lmdm.package import MANIFEST, SCHEMA_VERSION, PackageError, check_package, graph_entry, sha256  # noqa: E402
+from lmdm.stream import OnnxStreamer  # noqa: E402
+from lmdm.streaming import StreamConfig  # noqa: E402
 from lmdm.text import embed_texts  # noqa: E402
 from lmdm.vae import VAE, load_vae  # noqa: E402
 from lmdm.vae_onnx import OnnxVAEStream, export_streaming_graph  # noqa: E402
@@ -78,9 +83,35 @@ def export_vae(model_folder: Path, out: Path) -> dict:
 
 
 @torch.no_grad()
+def int8_quality_change(fp32: Path, int8: Path, model, context_frames: int, block_frames: int, steps: int,
+                        guidance: float, blocks: int = 10) -> dict:
+    """Stream the same blocks (seed, controls, prompt) through fp32 and int8 graphs; latent differences."""
+    c = model.config
+    config = StreamConfig(context_frames, block_frames, steps, guidance=guidance, seed=0)
+    streams = [OnnxStreamer(folder, c.variant, c.layers, c.heads, c.head_dim, c.latent_dim, c.text_dim, config)
+               for folder in (fp32, int8)]
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((context_frames, c.latent_dim)).astype(np.float32)
+    prompt = rng.standard_normal(c.text_dim).astype(np.float32)
+    ones = np.ones((context_frames, len(c.controls)), np.float32)
+    for stream in streams:
+        stream.set_prompt(prompt)
+        stream.start(start, 0 * ones, ones)
+    differences, scale = [], []
+    for _ in range(blocks):
+        values = rng.standard_normal((block_frames, len(c.controls))).astype(np.float32)
+        a, b = (s.next_block(values, ones[:block_frames]) for s in streams)
+        differences.append(a - b)
+        scale.append(a)
+    difference, reference = np.concatenate(differences), np.concatenate(scale)
+    return {"blocks": blocks, "latent_max_abs_change": float(np.abs(difference).max()),
+            "latent_rms_change": float(np.sqrt((difference**2).mean())),
+            "latent_rms": float(np.sqrt((reference**2).mean()))}
+
+
 def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames: int, block_frames: int,
-                steps: int, guidance: float) -> dict:
-    """Write and validate a model package."""
+                steps: int, guidance: float, precision: str = "fp32") -> dict:
+    """Write and validate a model package (DiT weights fp32, or int8 with the quality change measured)."""
     model, stats = load_dit(model_folder)
     vae = load_vae(vae_folder)
     if model.config.variant not in ("encdec", "blockcausal"):
@@ -88,7 +119,16 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
     out.mkdir(parents=True, exist_ok=True)
     onnx.save(build_features_onnx(), str(out / "features.onnx"))
     export_streaming_graph(vae, "decoder", out / "vae_decoder.onnx")
-    export_graphs(model, out, batch=2, context_frames=context_frames, frames=block_frames)
+    graphs = export_graphs(model, out, batch=2, context_frames=context_frames, frames=block_frames)
+    quantization = None
+    if precision == "int8":
+        with tempfile.TemporaryDirectory() as scratch:
+            fp32 = Path(scratch)
+            for path in [*graphs.values(), out / SHARED_WEIGHTS]:
+                shutil.copy(path, fp32 / path.name)
+            quantize_int8(list(graphs.values()))
+            quantization = {"type": "int8 dynamic (ONNX Runtime), MatMul/Gemm weights"} | int8_quality_change(
+                fp32, out, model, context_frames, block_frames, steps, guidance)
     silence, _ = vae.encode(torch.zeros(1, context_frames * vae.config.samples_per_latent))
     embeddings = embed_texts(list(PROMPTS.values()))
     bank = [{"name": name, "text": text, "embedding": [round(float(x), 7) for x in vector]}
@@ -122,7 +162,16 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
                        "model.safetensors") if (model_folder / "model.safetensors").exists() else None,
                        "vae_sha256": sha256(vae_folder / "model.safetensors")},
     }
-    manifest["fixtures"] = write_fixtures(out, golden_cases(model, vae, context_frames, block_frames))
+    cases = golden_cases(model, vae, context_frames, block_frames)
+    if quantization:  # the int8 graphs' reference is what ONNX Runtime computes with them, not PyTorch
+        for name in graphs:
+            session = onnxruntime.InferenceSession(str(graphs[name]), providers=["CPUExecutionProvider"])
+            inputs, _ = cases[name]
+            cases[name] = (inputs, dict(zip([o.name for o in session.get_outputs()], session.run(None, inputs))))
+        manifest["quantization"] = quantization
+    manifest["fixtures"] = write_fixtures(out, cases)
+    manifest["fixtures"]["reference"] = "PyTorch" if not quantization else "PyTorch (features, vae_decoder), " \
+        "ONNX Runtime CPU (int8 DiT graphs)"
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     check_package(out)
     return {"package": str(out), "files": sorted(p.name for p in out.iterdir())}
@@ -151,13 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     lmdm.add_argument("--block-frames", type=int, default=16)
     lmdm.add_argument("--steps", type=int, default=8)
     lmdm.add_argument("--guidance", type=float, default=2.0)
+    lmdm.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                      help="DiT weights; int8 measures its latent change against fp32 into the manifest")
     vae = commands.add_parser("vae", help="streaming vae_encoder.onnx and vae_decoder.onnx")
     vae.add_argument("--model", type=Path, default=Path("models/vae"), help="a shipped VAE or a training checkpoint")
     vae.add_argument("--out", type=Path, required=True, help="folder for the two graphs")
     args = parser.parse_args(argv)
     if args.command == "lmdm":
         result = export_lmdm(args.model, args.vae, args.out, args.context_frames, args.block_frames, args.steps,
-                             args.guidance)
+                             args.guidance, args.precision)
     else:
         result = export_vae(args.model, args.out)
     print(json.dumps(result, indent=1))

@@ -204,3 +204,19 @@ def share_weights(paths: list, weights_name: str = SHARED_WEIGHTS) -> Path:
                 tensor.data_location = onnx.TensorProto.EXTERNAL
             onnx.save_model(model, str(path))
     return folder / weights_name
+
+
+def quantize_int8(paths: list) -> None:
+    """Dynamic int8 quantisation of the graphs' MatMul/Gemm weights (ONNX Runtime's quantizer), in place,
+    then their weights shared again (the three graphs quantise the same matrices identically)."""
+    import shutil
+    import tempfile
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as scratch:
+        for path in paths:
+            quantized = Path(scratch) / Path(path).name
+            quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+            shutil.move(str(quantized), str(path))
+    share_weights(list(paths))

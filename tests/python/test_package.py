@@ -143,3 +143,17 @@ def test_golden_fixtures_hold_and_catch_a_changed_graph(package, tmp_path):
         tensors["output.velocity"] = tensors["output.velocity"] + 0.01
         save_file(tensors, str(path))
     assert "golden fixtures fail: denoiser" in broken_copy(package, tmp_path, perturb)
+
+
+def test_int8_package_passes_check_and_reports_its_quality_change(package, tmp_path):
+    folder, _ = package
+    root = folder.parent
+    result = subprocess.run([*EXPORT, "lmdm", "--model", str(root / "model"), "--vae", str(root / "vae"), "--out",
+                             str(tmp_path / "int8"), "--context-frames", "8", "--block-frames", "4", "--steps", "3",
+                             "--precision", "int8"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert check(tmp_path / "int8").returncode == 0
+    manifest = json.loads((tmp_path / "int8" / "manifest.json").read_text())
+    change = manifest["quantization"]
+    assert change["blocks"] == 10 and 0 < change["latent_rms_change"] < change["latent_rms"]
+    assert (tmp_path / "int8" / "dit_weights.bin").stat().st_size < (folder / "dit_weights.bin").stat().st_size
