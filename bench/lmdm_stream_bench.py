@@ -98,6 +98,8 @@ class OnnxBlocks:
     def __init__(self, models: dict[str, DiT], folder: Path, threads: int):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        # Idle pool threads must sleep, not spin: several sessions (and torch) take turns on few cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         load = lambda path: onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.models, self.sessions = models, {}
         for variant in ("encdec", "blockcausal"):

@@ -54,6 +54,8 @@ def median_ms(call, repeats: int) -> float:
 def onnx_times(folder: Path, manifest: dict, threads: int, repeats: int) -> dict[str, float]:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    # Idle pool threads must sleep, not spin: several sessions (and torch) take turns on few cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sizes = dimension_sizes(manifest)
     rng = np.random.default_rng(0)
     times = {}

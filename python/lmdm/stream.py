@@ -25,6 +25,8 @@ class OnnxStreamer:
             raise ValueError(f"OnnxStreamer runs the cached variants, not {variant!r}")
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        # Idle pool threads must sleep, not spin: several sessions (and torch) take turns on few cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         load = lambda name: onnxruntime.InferenceSession(str(Path(folder) / f"{name}.onnx"), options,
                                                          providers=["CPUExecutionProvider"])
         self.timestep, self.encoder, self.denoiser = load("timestep"), load("context_encoder"), load("denoiser")
