@@ -16,7 +16,6 @@ measured memory bandwidth. Writes bench/results/lmdm_stream.{json,png}.
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import tempfile
 import time
@@ -35,6 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from lmdm.dit import CONFIGS, DiT, parameter_count  # noqa: E402
 from lmdm.dit_onnx import example_inputs, export_graphs, export_window_graph  # noqa: E402
 from lmdm.streaming import StreamConfig, Streamer  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = ("outpaint", "encdec", "blockcausal")
@@ -79,17 +79,10 @@ def stream(model: DiT, c: int, b: int, s: int, blocks: int) -> tuple[float, floa
     streamer.set_prompt(torch.randn(model.config.text_dim))
     streamer.start(torch.randn(c, model.config.latent_dim), torch.zeros(c, controls), torch.ones(c, controls))
     step = lambda: streamer.next_block(torch.zeros(b, controls), torch.ones(b, controls))
-    for _ in range(2):
-        step()
     counter = FlopCounterMode(display=False)
     with counter:
         step()
-    times = []
-    for _ in range(blocks):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), float(counter.get_total_flops())
+    return median_seconds(step, blocks, warmup=2), float(counter.get_total_flops())
 
 
 class OnnxBlocks:
@@ -128,15 +121,7 @@ class OnnxBlocks:
 
 
 def onnx_block_ms(runner: OnnxBlocks, variant: str, c: int, b: int, s: int, blocks: int) -> float:
-    step = runner.block(variant, c, b, s)
-    for _ in range(2):
-        step()
-    times = []
-    for _ in range(blocks):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e3
+    return median_seconds(runner.block(variant, c, b, s), blocks, warmup=2) * 1e3
 
 
 def plot(rows: list[dict], path: Path) -> None:

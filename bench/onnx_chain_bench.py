@@ -12,11 +12,9 @@ Writes bench/results/onnx_chain.{json,png}.
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from lmdm.dit_files import load_dit, save_dit  # noqa: E402
 from lmdm.package import check_package, dimension_sizes  # noqa: E402
 from lmdm.streaming import StreamConfig, Streamer  # noqa: E402
 from lmdm.vae import load_vae  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "export"))
@@ -41,14 +40,7 @@ from export_onnx import export_lmdm  # noqa: E402
 
 
 def median_ms(call, repeats: int) -> float:
-    for _ in range(3):
-        call()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e3
+    return median_seconds(call, repeats, warmup=3) * 1e3
 
 
 def onnx_times(folder: Path, manifest: dict, threads: int, repeats: int) -> dict[str, float]:

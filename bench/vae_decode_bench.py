@@ -11,10 +11,8 @@ Writes bench/results/vae_decode.{json,png}.
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,20 +25,10 @@ import torch  # noqa: E402
 
 from lmdm.vae import VAE, load_vae  # noqa: E402
 from lmdm.vae_onnx import OnnxVAEStream, export_streaming_graph  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCKS = (1, 4, 16, 32)  # latents per call: 23 ms ... 743 ms of audio
-
-
-def median_seconds(call, repeats: int) -> float:
-    for _ in range(5):  # warm-up: first calls allocate and pick kernels
-        call()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 @torch.no_grad()
@@ -52,10 +40,10 @@ def measure(model: VAE, encoder: Path, decoder: Path, block: int, repeats: int) 
     onnx_decode, onnx_encode = OnnxVAEStream(decoder, threads=1), OnnxVAEStream(encoder, threads=1)
     torch_state_decode, torch_state_encode = {}, {}
     z, x = torch.from_numpy(latents), torch.from_numpy(audio)
-    times = {"onnx_decode": median_seconds(lambda: onnx_decode(latents), repeats),
-             "onnx_encode": median_seconds(lambda: onnx_encode(audio), repeats),
-             "torch_decode": median_seconds(lambda: model.decode(z, torch_state_decode), repeats),
-             "torch_encode": median_seconds(lambda: model.encode(x, torch_state_encode), repeats)}
+    times = {"onnx_decode": median_seconds(lambda: onnx_decode(latents), repeats, warmup=5),
+             "onnx_encode": median_seconds(lambda: onnx_encode(audio), repeats, warmup=5),
+             "torch_decode": median_seconds(lambda: model.decode(z, torch_state_decode), repeats, warmup=5),
+             "torch_encode": median_seconds(lambda: model.encode(x, torch_state_encode), repeats, warmup=5)}
     return {"block_latents": block, "block_seconds": seconds} | {f"{k}_median_s": v for k, v in times.items()} | \
         {f"{k}_rtf": v / seconds for k, v in times.items()}
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from safetensors.torch import load_file
 from tqdm import tqdm
@@ -34,7 +33,8 @@ from .flow import corrupt, logit_normal_times
 from .latents import cache_folder
 from .masks import window_mask
 from .sketch import corrupt_for_training
-from .training import MetricsLog, distributed, replicas_in_sync, require_same_model, warmup_learning_rate
+from .training import (MetricsLog, distributed, replicas_in_sync, report_and_finish, require_same_model,
+                       warmup_learning_rate)
 from .windows import LatentWindows
 
 NEW_PARAMETERS = {"context_in.weight", "context_in.bias", "context_channels_in.weight"}
@@ -244,11 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lmdm.train_dit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, TrainDiTConfig)
-    result = train(config_from_args(parser.parse_args(argv), TrainDiTConfig))
-    if not dist.is_initialized() or dist.get_rank() == 0:
-        print(json.dumps(result))
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    report_and_finish(train(config_from_args(parser.parse_args(argv), TrainDiTConfig)))
     return 0
 
 

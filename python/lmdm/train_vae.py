@@ -26,7 +26,8 @@ from .cli import add_config_arguments, config_from_args
 from .data.crops import CropSampler, build_cache
 from .discriminator import (DiscriminatorConfig, MultiScaleSTFTDiscriminator, discriminator_loss,
                             generator_losses)
-from .training import MetricsLog, distributed, replicas_in_sync, require_same_model, warmup_learning_rate
+from .training import (MetricsLog, distributed, replicas_in_sync, report_and_finish, require_same_model,
+                       warmup_learning_rate)
 from .vae import CONFIGS, VAE, kl_divergence
 
 
@@ -207,12 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lmdm.train_vae", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, TrainVAEConfig)
-    config = config_from_args(parser.parse_args(argv), TrainVAEConfig)
-    result = train(config)
-    if not dist.is_initialized() or dist.get_rank() == 0:
-        print(json.dumps(result))
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    report_and_finish(train(config_from_args(parser.parse_args(argv), TrainVAEConfig)))
     return 0
 
 

@@ -78,3 +78,11 @@ class MetricsLog:
         figure.tight_layout()
         figure.savefig(self.path.with_name(self.plot_name), dpi=100)
         plt.close(figure)
+
+
+def report_and_finish(result: dict) -> None:
+    """Print a run's summary once (rank 0) and leave the process group, so every rank exits cleanly."""
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        print(json.dumps(result))
+    if dist.is_initialized():
+        dist.destroy_process_group()
