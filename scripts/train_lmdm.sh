@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole LMDM training pipeline, resumable step by step (rerun it after an interruption):
 # latent cache -> judge classifier -> offline DiT -> fine-tuned streaming variants -> packaged models.
-# Minutes per stage come from the environment; DEVICE=cuda trains on a GPU.
+# Minutes per stage come from the environment; a variant may carry its own (VARIANTS="blockcausal:30
+# encdec:15"), else TUNE_MINUTES applies. DEVICE=cuda trains on a GPU.
 #   OFFLINE_MINUTES=240 TUNE_MINUTES=60 nohup scripts/train_lmdm.sh > runs/lmdm-train.log 2>&1 &
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,6 +12,7 @@ TUNE_MINUTES="${TUNE_MINUTES:-60}"
 CLASSIFIER_MINUTES="${CLASSIFIER_MINUTES:-15}"
 DEVICE="${DEVICE:-cpu}"
 VARIANTS="${VARIANTS:-blockcausal encdec outpaint}"
+SHIPPED="${SHIPPED:-blockcausal encdec}"  # packaged into models/; the others are only evaluated (runs/dit-*/evaluation)
 cd "$ROOT"
 mkdir -p runs
 
@@ -20,13 +22,20 @@ if [ ! -f models/classifier/report.json ]; then  # the shipped judge; retrain on
 fi
 echo "== offline DiT"
 "$PY" -m lmdm.train_dit --variant offline --run-dir runs/dit-offline --max-minutes "$OFFLINE_MINUTES" --device "$DEVICE"
-for variant in $VARIANTS; do
-  echo "== fine-tune $variant"
+for entry in $VARIANTS; do
+  variant="${entry%%:*}"
+  minutes="$TUNE_MINUTES"; [ "$entry" != "$variant" ] && minutes="${entry#*:}"
+  echo "== fine-tune $variant ($minutes min)"
   "$PY" -m lmdm.train_dit --variant "$variant" --init-from runs/dit-offline --run-dir "runs/dit-$variant" \
-    --learning-rate 1e-4 --warmup-steps 100 --max-minutes "$TUNE_MINUTES" --device "$DEVICE"
+    --learning-rate 1e-4 --warmup-steps 100 --max-minutes "$minutes" --device "$DEVICE"
 done
 echo "== package"
 "$PY" -m lmdm.dit_package --run-dir runs/dit-offline --out models/dit-offline
-for variant in $VARIANTS; do
-  "$PY" -m lmdm.dit_package --run-dir "runs/dit-$variant" --out "models/lmdm-$variant"
+for entry in $VARIANTS; do
+  variant="${entry%%:*}"
+  if [[ " $SHIPPED " == *" $variant "* ]]; then
+    "$PY" -m lmdm.dit_package --run-dir "runs/dit-$variant" --out "models/lmdm-$variant"
+  else
+    "$PY" -m lmdm.evaluate --model "runs/dit-$variant" --out "runs/dit-$variant/evaluation"
+  fi
 done

@@ -16,6 +16,7 @@ from .flow import solve, time_grid
 from .kv_cache import KVCache
 from .package import check_package
 from .streaming import StreamConfig
+from .vae_onnx import session_options
 
 
 class OnnxStreamer:
@@ -23,10 +24,7 @@ class OnnxStreamer:
                  text_dim: int, config: StreamConfig, threads: int = 1):
         if variant not in ("encdec", "blockcausal"):
             raise ValueError(f"OnnxStreamer runs the cached variants, not {variant!r}")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        # Idle pool threads must sleep, not spin: several sessions (and torch) take turns on few cores.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = session_options(threads)
         load = lambda name: onnxruntime.InferenceSession(str(Path(folder) / f"{name}.onnx"), options,
                                                          providers=["CPUExecutionProvider"])
         self.timestep, self.encoder, self.denoiser = load("timestep"), load("context_encoder"), load("denoiser")
@@ -34,7 +32,10 @@ class OnnxStreamer:
         self.batch = 1 if config.guidance == 1.0 else 2
         self.grid = time_grid(config.steps, config.time_shift)
         self.cache = KVCache(layers, self.batch, heads, config.context_frames, head_dim)
-        self.generator = torch.Generator().manual_seed(config.seed)
+        generator = torch.Generator().manual_seed(config.seed)
+        # The diffusion noise: PyTorch's by default (to match lmdm.streaming); a host-reproducible
+        # source (lmdm.noise) can replace it.
+        self.noise = lambda *shape: torch.randn(*shape, generator=generator).numpy()
         self.modulations = {t: self.timestep.run(None, {"t": np.full(self.batch, t, np.float32)})
                             for t in sorted(set(self.grid) | {0.0})}
         self.set_prompt(None)
@@ -70,7 +71,7 @@ class OnnxStreamer:
 
     def next_block(self, values: np.ndarray, present: np.ndarray) -> np.ndarray:
         c = self.config
-        noise = torch.randn(c.block_frames, self.latent_dim, generator=self.generator)
+        noise = torch.from_numpy(self.noise(c.block_frames, self.latent_dim))
         if self.variant == "encdec":
             self.cache.reset()
             self.cache.append(self._encode(self.latents, self.values, self.present, self.position - c.context_frames))

@@ -10,35 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from lmdm.dit import DiT, tiny_config
-from lmdm.dit_files import save_dit
 from lmdm.package import PackageError, check_package
 from lmdm.stream import OnnxStreamer
 from lmdm.streaming import StreamConfig, Streamer
-from lmdm.vae import VAE, save_vae
-from lmdm.vae import tiny_config as tiny_vae_config
 
 REPO = Path(__file__).resolve().parents[2]
 EXPORT = [sys.executable, str(REPO / "export" / "export_onnx.py")]
-
-
-@pytest.fixture(scope="module")
-def package(tmp_path_factory) -> tuple[Path, DiT]:
-    root = tmp_path_factory.mktemp("package")
-    torch.manual_seed(0)
-    save_vae(VAE(tiny_vae_config()), root / "vae")
-    model = DiT(tiny_config(variant="blockcausal", latent_dim=4))
-    for parameter in model.parameters():  # adaLN-zero would make a fresh model output zeros
-        torch.nn.init.normal_(parameter, std=0.2)
-    stats = {"latent_mean": [0.1] * 4, "latent_std": [2.0] * 4, "loudness_db": {"mean": -30.0, "std": 12.0},
-             "brightness": {"mean": 80.0, "std": 10.0}, "pitch_midi": {"mean": 60.0, "std": 12.0}}
-    (root / "stats.json").write_text(json.dumps(stats))
-    save_dit(model.eval(), root / "model", root / "stats.json")
-    result = subprocess.run([*EXPORT, "lmdm", "--model", str(root / "model"), "--vae", str(root / "vae"), "--out",
-                             str(root / "pkg"), "--context-frames", "8", "--block-frames", "4", "--steps", "3"],
-                            cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return root / "pkg", model.eval()
 
 
 def check(folder: Path) -> subprocess.CompletedProcess:
