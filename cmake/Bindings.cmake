@@ -10,3 +10,4 @@ set_target_properties(lmdm_engine_python PROPERTIES
   OUTPUT_NAME _engine
   LIBRARY_OUTPUT_DIRECTORY "${CMAKE_SOURCE_DIR}/python/lmdm")
 target_link_libraries(lmdm_engine_python PRIVATE lmdm_engine)
+lmdm_bundle_onnxruntime(lmdm_engine_python)  # OrtRuntime::bundledLibraryPath(): beside the module

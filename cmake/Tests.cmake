@@ -17,6 +17,8 @@ lmdm_add_test(test_InputHistory)
 lmdm_add_test(test_Engine)
 lmdm_add_test(test_StateCodec)
 lmdm_add_test(test_OrtRuntime)
+lmdm_add_test(test_GaussianNoise)
+lmdm_add_test(test_BlockResampler)
 # Replacing malloc needs glibc's __libc_* entry points and clashes with sanitizer runtimes.
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND NOT LMDM_SANITIZER)
   lmdm_add_test(test_EngineAllocations)

@@ -144,7 +144,7 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
                    "mean": stats["latent_mean"], "std": stats["latent_std"],
                    "decoder_delay_samples": v.decoder_delay},
         "stream": {"variant": c.variant, "context_frames": context_frames, "block_frames": block_frames,
-                   "default_steps": steps, "time_grid": time_grid(steps), "solver": "euler",
+                   "default_steps": steps, "time_grid": time_grid(steps), "time_shift": 1.0, "solver": "euler",
                    "default_guidance": guidance, "guidance_batch": ["conditional", "unconditional"],
                    "start_latents": normalise_latents(silence[0].T, stats).tolist()},
         "kv": {"layers": c.layers, "heads": c.heads, "head_dim": c.head_dim, "max_frames": context_frames,

@@ -96,4 +96,5 @@ class LiveDelay:
         values, present = self.controls(block)
         self.history = np.concatenate([self.history, block])[-self.feature_history:]
         latents = self.streamer.next_block(values, present)
+        self.last_latents, self.last_controls = latents, np.stack([values, present])
         return self.decoder((latents * self.std + self.mean).T[None])[0]

@@ -48,7 +48,7 @@ class OnnxStreamer:
         stream, kv = manifest["stream"], manifest["kv"]
         config = StreamConfig(stream["context_frames"], stream["block_frames"], steps or stream["default_steps"],
                               stream["solver"], guidance=stream["default_guidance"] if guidance is None else guidance,
-                              seed=seed)
+                              seed=seed, time_shift=stream.get("time_shift", 1.0))
         return cls(folder, stream["variant"], kv["layers"], kv["heads"], kv["head_dim"], manifest["latent"]["dim"],
                    manifest["text"]["dim"], config, threads)
 

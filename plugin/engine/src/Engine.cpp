@@ -101,6 +101,7 @@ void Engine::setParameter(ParameterId id, float value) {
     case ParameterId::Mix: mixTarget_.store(value); break;
     case ParameterId::Feedback: feedbackTarget_.store(value); break;
     case ParameterId::Bypass: bypassTarget_.store(value >= 0.5f); break;
+    default: modelParameters_[static_cast<int>(id)].store(value, std::memory_order_relaxed); break;
   }
 }
 
@@ -109,8 +110,8 @@ float Engine::parameter(ParameterId id) const {
     case ParameterId::Mix: return mixTarget_.load();
     case ParameterId::Feedback: return feedbackTarget_.load();
     case ParameterId::Bypass: return bypassTarget_.load() ? 1.0f : 0.0f;
+    default: return modelParameters_[static_cast<int>(id)].load(std::memory_order_relaxed);
   }
-  return 0.0f;
 }
 
 void Engine::setParameters(const ParameterValues& values) {
@@ -193,7 +194,8 @@ void Engine::produceBlock(std::int64_t block) {
     return;
   }
   const auto start = std::chrono::steady_clock::now();
-  processor_->process(BlockIO{workerInputPtrs_.data(), workerOutputPtrs_.data(), channels_, blockFrames_, block});
+  const ParameterValues values = parameters();  // the model's parameters change at block boundaries
+  processor_->process(BlockIO{workerInputPtrs_.data(), workerOutputPtrs_.data(), channels_, blockFrames_, block, &values});
   const float millis = std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - start).count();
   lastWorkerMillis_ = millis;
   workerMillis_->push(millis);  // dropped when nobody drains: fine, it is telemetry

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "lmdm/Parameters.h"
+
 namespace lmdm {
 
 struct BlockIO {
@@ -15,6 +17,7 @@ struct BlockIO {
   int channels;
   int frames;
   std::int64_t blockIndex;    // absolute: block k holds input frames [k·frames, (k+1)·frames)
+  const ParameterValues* parameters = nullptr;  // the user's settings at this block (null: defaults)
 };
 
 class BlockProcessor {

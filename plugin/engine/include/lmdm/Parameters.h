@@ -1,5 +1,8 @@
 // The engine's user parameters: one table that the plugin, the state codec, the headless host and
 // the Python bindings all read, so ids, ranges and defaults are written down once.
+//
+// Mix, feedback and bypass act on the audio thread; the rest steer the model and reach the worker
+// once per block (BlockIO::parameters), so a change is heard from the next block on.
 #pragma once
 
 #include <array>
@@ -7,7 +10,12 @@
 
 namespace lmdm {
 
-enum class ParameterId { Mix = 0, Feedback = 1, Bypass = 2 };
+enum class ParameterId {
+  Mix, Feedback, Bypass,
+  PromptA, PromptB, Morph, Guidance, Steps,
+  FollowLoudness, FollowBrightness, FollowPitch, Smoothing,
+  Seed, Freeze, Continue,
+};
 
 struct ParameterSpec {
   ParameterId id;
@@ -17,22 +25,51 @@ struct ParameterSpec {
   float maxValue;
   float defaultValue;
   bool isToggle;
+  bool isInteger = false;
 };
 
-inline constexpr std::array<ParameterSpec, 3> kParameterSpecs{{
+inline constexpr int kMaxPrompts = 16;  // prompt slots a parameter can name; a package may fill fewer
+
+inline constexpr std::array<ParameterSpec, 15> kParameterSpecs{{
     {ParameterId::Mix, "mix", "Mix", 0.0f, 1.0f, 0.5f, false},
     // Below 1 so the feedback loop always decays.
     {ParameterId::Feedback, "feedback", "Feedback", 0.0f, 0.95f, 0.35f, false},
     {ParameterId::Bypass, "bypass", "Bypass", 0.0f, 1.0f, 0.0f, true},
+    {ParameterId::PromptA, "prompt_a", "Prompt A", 0.0f, kMaxPrompts - 1.0f, 0.0f, false, true},
+    {ParameterId::PromptB, "prompt_b", "Prompt B", 0.0f, kMaxPrompts - 1.0f, 1.0f, false, true},
+    {ParameterId::Morph, "morph", "Morph A-B", 0.0f, 1.0f, 0.0f, false},
+    {ParameterId::Guidance, "guidance", "Guidance", 1.0f, 6.0f, 2.0f, false},
+    {ParameterId::Steps, "steps", "Steps", 1.0f, 32.0f, 8.0f, false, true},
+    {ParameterId::FollowLoudness, "follow_loudness", "Follow loudness", 0.0f, 1.0f, 1.0f, true},
+    {ParameterId::FollowBrightness, "follow_brightness", "Follow brightness", 0.0f, 1.0f, 1.0f, true},
+    {ParameterId::FollowPitch, "follow_pitch", "Follow pitch", 0.0f, 1.0f, 1.0f, true},
+    // Median width in control frames (23 ms each): 1 follows every detail, 17 only the broad gesture.
+    {ParameterId::Smoothing, "smoothing", "Smoothing", 1.0f, 17.0f, 1.0f, false, true},
+    {ParameterId::Seed, "seed", "Seed", 0.0f, 9999.0f, 0.0f, false, true},
+    // Freeze: the input is ignored and the last block's controls are held.
+    {ParameterId::Freeze, "freeze", "Freeze", 0.0f, 1.0f, 0.0f, true},
+    // Continue: no control follows the input; the model keeps playing from its own context.
+    {ParameterId::Continue, "continue", "Continue", 0.0f, 1.0f, 0.0f, true},
 }};
+
+inline constexpr int kParameterCount = static_cast<int>(kParameterSpecs.size());
 
 inline constexpr const ParameterSpec& spec(ParameterId id) { return kParameterSpecs[static_cast<int>(id)]; }
 
-/** A full set of parameter values (plain values, within each spec's range). */
+/** A full set of parameter values (plain values, within each spec's range; toggles as 0 or 1). */
 struct ParameterValues {
   float mix = spec(ParameterId::Mix).defaultValue;
   float feedback = spec(ParameterId::Feedback).defaultValue;
   bool bypass = spec(ParameterId::Bypass).defaultValue > 0.5f;
+  std::array<float, kParameterCount> model = defaults();  // the model parameters (prompt_a on), by id
+
+  static constexpr std::array<float, kParameterCount> defaults() {
+    std::array<float, kParameterCount> values{};
+    for (const auto& s : kParameterSpecs) values[static_cast<int>(s.id)] = s.defaultValue;
+    return values;
+  }
+  float operator[](ParameterId id) const { return model[static_cast<int>(id)]; }
+  bool on(ParameterId id) const { return (*this)[id] >= 0.5f; }
 };
 
 /** The plain value of one parameter in a set (toggles as 0 or 1). */
@@ -41,16 +78,20 @@ inline float valueOf(const ParameterValues& values, ParameterId id) {
     case ParameterId::Mix: return values.mix;
     case ParameterId::Feedback: return values.feedback;
     case ParameterId::Bypass: return values.bypass ? 1.0f : 0.0f;
+    default: return values[id];
   }
-  return 0.0f;
 }
 
-/** Sets one parameter in a set from a plain value (toggles: on at >= 0.5). No clamping. */
+/** Sets one parameter in a set from a plain value (toggles: on at >= 0.5; integers rounded). No clamping. */
 inline void assign(ParameterValues& values, ParameterId id, float value) {
+  if (spec(id).isToggle) value = value >= 0.5f ? 1.0f : 0.0f;
+  if (spec(id).isInteger) value = static_cast<float>(static_cast<long>(value + (value >= 0.0f ? 0.5f : -0.5f)));
+  values.model[static_cast<int>(id)] = value;
   switch (id) {
     case ParameterId::Mix: values.mix = value; break;
     case ParameterId::Feedback: values.feedback = value; break;
     case ParameterId::Bypass: values.bypass = value >= 0.5f; break;
+    default: break;
   }
 }
 

@@ -1,0 +1,90 @@
+// The LMDM streamed through a model package at the model's sample rate: one block of input audio in,
+// one block of generated audio out. The C++ twin of lmdm.live.LiveDelay (same graphs, controls,
+// noise and update rule, so the same output), and the worker-side core of LmdmProcessor.
+//
+// Per block: features over [previous block, this block] -> the block's controls (those that follow
+// the input, median-smoothed); S Euler steps of the denoiser over the KV cache with classifier-free
+// guidance (rows: conditional, unconditional); the new block into the cache (blockcausal: appended,
+// the ring sliding; encdec: the last C latents re-encoded next block); the VAE decoder, its state
+// carried. Not real-time safe: it runs on the worker thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lmdm/GaussianNoise.h"
+#include "lmdm/KvRing.h"
+#include "lmdm/ModelPackage.h"
+#include "lmdm/OnnxGraph.h"
+
+namespace lmdm {
+
+struct GenerationSettings {
+  int steps = 0;            // 0: the package's default
+  float guidance = -1.0f;   // < 0: the package's default
+  std::array<bool, ModelPackage::kControls> follow{true, true, true};  // loudness, brightness, pitch
+  int smoothing = 1;        // median width in control frames (made odd)
+};
+
+class LmdmModel {
+ public:
+  /** Creates and checks the sessions (PackageError on a mismatch); allocates every buffer. */
+  LmdmModel(std::shared_ptr<const ModelPackage> package, const SessionSettings& session);
+
+  const ModelPackage& package() const { return *package_; }
+  int blockSamples() const { return package_->blockSamples(); }
+  const std::string& provider() const { return denoiser_.provider(); }
+  const std::string& providerNote() const { return denoiser_.providerNote(); }
+
+  /** Starts a new stream: start context, empty cache, decoder state and input history zero, noise from `seed`. */
+  void restart(std::uint64_t seed);
+  /** Takes effect at the next block. */
+  void setSettings(const GenerationSettings& settings);
+  /** textDim numbers (copied), or nullptr for no prompt. */
+  void setPrompt(const float* embedding);
+
+  /** blockSamples() samples in and out at the package's sample rate. Non-finite input reads as 0. */
+  void process(const float* input, float* output);
+
+  /** The latest block's latents (blockFrames x latentDim, normalised), for parity checks. */
+  const std::vector<float>& lastLatents() const { return latents_; }
+  /** The latest block's controls (blockFrames x 3 values, then presence), as the DiT read them. */
+  const std::vector<float>& lastControls() const { return controls_; }
+
+ private:
+  static constexpr int kBatch = 2;  // classifier-free guidance: conditional, unconditional
+
+  void prepareGrid(int steps);
+  void computeControls(const float* input);
+  void encode(const float* latents, const float* values, const float* present, int frames, std::int64_t first);
+  void denoise();
+  void decode(float* output);
+  std::vector<Ort::Value> sharedInputs(const float* values, const float* present, int frames, std::int64_t first);
+
+  std::shared_ptr<const ModelPackage> package_;
+  OnnxGraph features_, decoder_, timestep_, encoder_, denoiser_;
+  GenerationSettings settings_;
+  float guidance_ = 1.0f;
+  std::vector<double> grid_;
+  std::vector<std::vector<float>> modulations_, outModulations_;  // per grid time
+  std::vector<float> encoderModulations_;                          // t = 0
+  std::vector<std::int64_t> modulationShape_, outModulationShape_;
+  GaussianNoise noise_;
+  KvRing cache_;
+  std::int64_t position_ = 0;
+
+  // Work buffers, sized once.
+  std::vector<float> text_, useText_, history_, window_, positions_;
+  std::vector<float> values_, present_, controls_;   // this block's controls (B x 3 each); controls_ = both
+  std::vector<float> contextLatents_, contextValues_, contextPresent_;  // encdec: the last C frames
+  std::vector<float> batchedLatents_, batchedValues_, batchedPresent_;
+  std::vector<float> latents_, decoderInput_;
+  std::vector<std::vector<float>> decoderState_;
+  std::vector<std::vector<std::int64_t>> decoderStateShapes_;
+  std::vector<std::string> decoderStateNames_;
+};
+
+}  // namespace lmdm

@@ -1,0 +1,53 @@
+// The generative delay as the engine's BlockProcessor: host audio -> LmdmModel -> host audio.
+//
+// Per block of N host frames: mix the channels to mono, resample N -> M model samples, apply the
+// user's parameters (prompt A/B and morph, guidance, steps, which controls follow the input and how
+// smoothly, seed, freeze, continue), run the model, resample M -> N, write every channel. N is the
+// model's block at the host rate, rounded (BlockResampler). A package that fails to load or a model
+// that throws leaves the processor passing the input through (the engine then plays the dry signal)
+// with the reason in status(); the host never sees an exception.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "lmdm/BlockProcessor.h"
+#include "lmdm/BlockResampler.h"
+#include "lmdm/LmdmModel.h"
+
+namespace lmdm {
+
+class LmdmProcessor : public BlockProcessor {
+ public:
+  /** Loads and checks the package (allocates, does I/O); never throws: see status(). */
+  LmdmProcessor(const std::string& packageFolder, const SessionSettings& session);
+
+  int prepare(double sampleRate, int channels) override;
+  void process(const BlockIO& io) override;
+  std::string name() const override;
+
+  bool ready() const { return model_ != nullptr && !failed_.load(); }
+  /** Any thread: "" when generating, else why the plugin passes audio through. */
+  std::string status() const;
+  const LmdmModel* model() const { return model_.get(); }
+
+ private:
+  void apply(const ParameterValues& values);
+  void fail(const std::string& reason);
+
+  std::unique_ptr<LmdmModel> model_;
+  std::string packageName_;
+  std::unique_ptr<BlockResampler> toModel_, toHost_;
+  int hostBlock_ = 0;
+  std::vector<float> hostMono_, modelInput_, modelOutput_, hostOutput_, prompt_, heldInput_;
+  ParameterValues applied_;
+  bool firstBlock_ = true;
+  std::atomic<bool> failed_{false};
+  mutable std::mutex statusMutex_;  // status text only; never taken on the audio thread
+  std::string status_;
+};
+
+}  // namespace lmdm

@@ -1,0 +1,67 @@
+// A model package on disk (docs/model-package.md), read and checked before anything runs.
+//
+// load() parses manifest.json, refuses schema versions it does not know, checks that every file
+// the manifest names exists and has its sha256, and reads the numbers a host needs. Graph shapes are
+// checked against the manifest when the sessions are created (LmdmModel). Every failure is a
+// PackageError whose message says which file or field is wrong and what was expected.
+#pragma once
+
+#include <array>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace lmdm {
+
+class PackageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/** One input or output of a graph as the manifest states it; dynamic axes are -1. */
+struct TensorSpec {
+  std::string name;
+  std::string dtype;
+  std::vector<long long> shape;
+};
+
+struct GraphSpec {
+  std::string file;
+  std::vector<TensorSpec> inputs, outputs;
+};
+
+struct PromptPreset {
+  std::string name, text;
+  std::vector<float> embedding;
+};
+
+struct ModelPackage {
+  static constexpr int kSchemaVersion = 1;
+  static constexpr int kControls = 3;  // loudness, brightness, pitch
+
+  std::string folder, name, variant;
+  int sampleRate = 0, hop = 0, latentDim = 0;
+  int contextFrames = 0, blockFrames = 0, defaultSteps = 0;
+  float defaultGuidance = 1.0f;
+  double timeShift = 1.0;
+  std::vector<float> latentMean, latentStd;
+  std::vector<float> startLatents;  // contextFrames x latentDim, normalised
+  int layers = 0, heads = 0, headDim = 0, textDim = 0;
+  std::array<float, kControls> controlMean{}, controlStd{};
+  float voicedThreshold = 0.5f;
+  std::map<std::string, GraphSpec> graphs;
+  std::vector<PromptPreset> prompts;
+
+  /** Reads and checks the package in `folder`; throws PackageError. Allocates, does I/O. */
+  static ModelPackage load(const std::string& folder);
+
+  std::string path(const std::string& file) const { return folder + "/" + file; }
+  const GraphSpec& graph(const std::string& graphName) const;
+  int blockSamples() const { return blockFrames * hop; }
+};
+
+/** Lower-case hex sha256 of a file's bytes; throws PackageError if it cannot be read. */
+std::string sha256File(const std::string& path);
+
+}  // namespace lmdm

@@ -1,0 +1,176 @@
+#include "lmdm/ModelPackage.h"
+
+#include <openssl/evp.h>
+
+#include <cmath>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+namespace lmdm {
+namespace {
+
+using nlohmann::json;
+
+const char* const kGraphNames[] = {"features", "vae_decoder", "timestep", "context_encoder", "denoiser"};
+
+json readJson(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) throw PackageError(what + " is missing: " + path);
+  try {
+    return json::parse(in);
+  } catch (const json::exception& error) {
+    throw PackageError(what + " is not valid JSON (" + path + "): " + error.what());
+  }
+}
+
+// manifest["a"]["b"] with a message naming the field when it is absent or of the wrong type.
+template <typename T>
+T field(const json& root, std::initializer_list<const char*> keys) {
+  std::string where;
+  const json* node = &root;
+  for (const char* key : keys) {
+    where += (where.empty() ? "" : ".") + std::string(key);
+    if (!node->is_object() || !node->contains(key)) throw PackageError("manifest.json has no '" + where + "'");
+    node = &(*node)[key];
+  }
+  try {
+    return node->get<T>();
+  } catch (const json::exception&) {
+    throw PackageError("manifest.json field '" + where + "' has the wrong type: " + node->dump().substr(0, 80));
+  }
+}
+
+void checkHash(const ModelPackage& package, const std::string& file, const std::string& expected) {
+  const std::string actual = sha256File(package.path(file));
+  if (actual != expected)
+    throw PackageError(file + " does not match the manifest (sha256 " + actual.substr(0, 12) + "..., expected " +
+                       expected.substr(0, 12) + "...): the package was changed or copied incompletely");
+}
+
+std::vector<TensorSpec> tensorSpecs(const json& list) {
+  std::vector<TensorSpec> specs;
+  for (const auto& entry : list) {
+    TensorSpec spec{entry.at("name").get<std::string>(), entry.at("dtype").get<std::string>(), {}};
+    for (const auto& dim : entry.at("shape")) spec.shape.push_back(dim.is_number_integer() ? dim.get<long long>() : -1);
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+void readGraphs(ModelPackage& package, const json& manifest) {
+  for (const char* graphName : kGraphNames) {
+    const std::string file = field<std::string>(manifest, {"graphs", graphName, "file"});
+    checkHash(package, file, field<std::string>(manifest, {"graphs", graphName, "sha256"}));
+    try {
+      const json& entry = manifest["graphs"][graphName];
+      package.graphs[graphName] = {file, tensorSpecs(entry.at("inputs")), tensorSpecs(entry.at("outputs"))};
+    } catch (const json::exception& error) {
+      throw PackageError(std::string("manifest.json graphs.") + graphName + " has a malformed signature: " + error.what());
+    }
+  }
+  checkHash(package, field<std::string>(manifest, {"weights", "file"}), field<std::string>(manifest, {"weights", "sha256"}));
+}
+
+void readPrompts(ModelPackage& package, const json& manifest) {
+  const std::string file = field<std::string>(manifest, {"prompts", "file"});
+  checkHash(package, file, field<std::string>(manifest, {"prompts", "sha256"}));
+  const json bank = readJson(package.path(file), file);
+  for (const auto& entry : field<json>(bank, {"prompts"})) {
+    PromptPreset preset{field<std::string>(entry, {"name"}), field<std::string>(entry, {"text"}),
+                        field<std::vector<float>>(entry, {"embedding"})};
+    if (static_cast<int>(preset.embedding.size()) != package.textDim)
+      throw PackageError(file + ": prompt '" + preset.name + "' has " + std::to_string(preset.embedding.size()) +
+                         " numbers, the model reads " + std::to_string(package.textDim));
+    package.prompts.push_back(std::move(preset));
+  }
+  if (package.prompts.empty()) throw PackageError(file + " holds no prompts");
+}
+
+void readNumbers(ModelPackage& p, const json& m) {
+  p.name = field<std::string>(m, {"name"});
+  p.sampleRate = field<int>(m, {"audio", "sample_rate"});
+  p.latentDim = field<int>(m, {"latent", "dim"});
+  p.hop = field<int>(m, {"latent", "samples_per_latent"});
+  p.latentMean = field<std::vector<float>>(m, {"latent", "mean"});
+  p.latentStd = field<std::vector<float>>(m, {"latent", "std"});
+  p.variant = field<std::string>(m, {"stream", "variant"});
+  p.contextFrames = field<int>(m, {"stream", "context_frames"});
+  p.blockFrames = field<int>(m, {"stream", "block_frames"});
+  p.defaultSteps = field<int>(m, {"stream", "default_steps"});
+  p.defaultGuidance = field<float>(m, {"stream", "default_guidance"});
+  p.timeShift = m["stream"].value("time_shift", 1.0);
+  p.layers = field<int>(m, {"kv", "layers"});
+  p.heads = field<int>(m, {"kv", "heads"});
+  p.headDim = field<int>(m, {"kv", "head_dim"});
+  p.textDim = field<int>(m, {"text", "dim"});
+  p.voicedThreshold = field<float>(m, {"controls", "voiced_threshold"});
+  const char* const statKeys[] = {"loudness_db", "brightness", "pitch_midi"};
+  for (int c = 0; c < ModelPackage::kControls; ++c) {
+    p.controlMean[c] = field<float>(m, {"controls", "normalisation", statKeys[c], "mean"});
+    p.controlStd[c] = field<float>(m, {"controls", "normalisation", statKeys[c], "std"});
+  }
+  for (const auto& frame : field<std::vector<std::vector<float>>>(m, {"stream", "start_latents"}))
+    p.startLatents.insert(p.startLatents.end(), frame.begin(), frame.end());
+}
+
+void checkConsistency(const ModelPackage& p) {
+  auto require = [](bool ok, const std::string& message) {
+    if (!ok) throw PackageError("manifest.json is inconsistent: " + message);
+  };
+  require(p.variant == "encdec" || p.variant == "blockcausal",
+          "stream.variant is '" + p.variant + "'; a host streams 'encdec' or 'blockcausal'");
+  require(p.sampleRate > 0 && p.hop > 0 && p.latentDim > 0, "audio.sample_rate, latent.samples_per_latent and latent.dim must be > 0");
+  require(p.blockFrames > 0 && p.contextFrames >= p.blockFrames && p.contextFrames % p.blockFrames == 0,
+          "stream.context_frames must be a positive multiple of stream.block_frames");
+  require(p.defaultSteps > 0 && p.layers > 0 && p.heads > 0 && p.headDim > 0 && p.textDim > 0, "sizes must be > 0");
+  require(static_cast<int>(p.latentMean.size()) == p.latentDim && static_cast<int>(p.latentStd.size()) == p.latentDim,
+          "latent.mean and latent.std need latent.dim numbers");
+  require(static_cast<int>(p.startLatents.size()) == p.contextFrames * p.latentDim,
+          "stream.start_latents must be context_frames x latent.dim");
+  for (int c = 0; c < ModelPackage::kControls; ++c) require(p.controlStd[c] > 0.0f, "control std must be > 0");
+}
+
+}  // namespace
+
+std::string sha256File(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw PackageError("missing file: " + path);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    EVP_DigestUpdate(context.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context.get(), digest, &length);
+  static const char* const hex = "0123456789abcdef";
+  std::string text;
+  for (unsigned int i = 0; i < length; ++i) text += {hex[digest[i] >> 4], hex[digest[i] & 15]};
+  return text;
+}
+
+ModelPackage ModelPackage::load(const std::string& folder) {
+  ModelPackage package;
+  package.folder = folder;
+  const json manifest = readJson(package.path("manifest.json"), "manifest.json (is '" + folder + "' a model package?)");
+  const int version = field<int>(manifest, {"schema_version"});
+  if (version != kSchemaVersion)
+    throw PackageError("manifest.json has schema_version " + std::to_string(version) + "; this build reads version " +
+                       std::to_string(kSchemaVersion) + " (export the model again, or update LMDM)");
+  readNumbers(package, manifest);
+  checkConsistency(package);
+  readGraphs(package, manifest);
+  readPrompts(package, manifest);
+  return package;
+}
+
+const GraphSpec& ModelPackage::graph(const std::string& graphName) const {
+  const auto found = graphs.find(graphName);
+  if (found == graphs.end()) throw PackageError("the package has no graph '" + graphName + "'");
+  return found->second;
+}
+
+}  // namespace lmdm

@@ -1,0 +1,102 @@
+#include "lmdm/OnnxGraph.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace lmdm {
+namespace {
+
+std::string shapeText(const std::vector<long long>& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
+  return text + "]";
+}
+
+bool sameShape(const std::vector<long long>& manifest, const std::vector<std::int64_t>& file) {
+  if (manifest.size() != file.size()) return false;
+  for (std::size_t i = 0; i < file.size(); ++i)
+    if (manifest[i] >= 0 && file[i] >= 0 && manifest[i] != file[i]) return false;
+  return true;
+}
+
+void checkTensor(const std::string& graphName, const char* side, const TensorSpec& expected,
+                 const std::string& actualName, const Ort::TypeInfo& info) {
+  const std::string where = graphName + ".onnx " + side + " '" + expected.name + "'";
+  if (actualName != expected.name)
+    throw PackageError(where + ": the graph has '" + actualName + "' in its place (manifest and graph disagree)");
+  const auto tensor = info.GetTensorTypeAndShapeInfo();
+  if (tensor.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || expected.dtype != "float32")
+    throw PackageError(where + ": expected float32 in both manifest and graph");
+  const auto shape = tensor.GetShape();
+  if (!sameShape(expected.shape, shape))
+    throw PackageError(where + ": the manifest says shape " + shapeText(expected.shape) + ", the graph has " +
+                       shapeText(std::vector<long long>(shape.begin(), shape.end())));
+}
+
+}  // namespace
+
+Ort::Env& ortEnvironment() {
+  static Ort::Env environment(ORT_LOGGING_LEVEL_WARNING, "lmdm");
+  return environment;
+}
+
+std::vector<std::string> availableProviders() { return Ort::GetAvailableProviders(); }
+
+OnnxGraph::OnnxGraph(const ModelPackage& package, const std::string& graphName, const SessionSettings& settings)
+    : spec_(package.graph(graphName)) {
+  Ort::SessionOptions options;
+  options.SetIntraOpNumThreads(std::max(1, settings.threads));
+  options.SetInterOpNumThreads(1);
+  options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+  // Idle pool threads sleep instead of spinning: the host's audio and UI threads share the cores.
+  options.AddConfigEntry("session.intra_op.allow_spinning", "0");
+  provider_ = "cpu";
+  if (settings.executionProvider == "cuda") {
+    const auto providers = availableProviders();
+    if (std::find(providers.begin(), providers.end(), "CUDAExecutionProvider") != providers.end()) {
+      OrtCUDAProviderOptions cuda{};
+      options.AppendExecutionProvider_CUDA(cuda);
+      provider_ = "cuda";
+    } else {
+      providerNote_ = "CUDA was asked for but this ONNX Runtime has no CUDA provider; running on the CPU";
+    }
+  } else if (settings.executionProvider != "cpu") {
+    providerNote_ = "unknown execution provider '" + settings.executionProvider + "'; running on the CPU";
+  }
+  try {
+    session_ = Ort::Session(ortEnvironment(), package.path(spec_.file).c_str(), options);
+  } catch (const Ort::Exception& error) {
+    throw PackageError(spec_.file + " could not be loaded by ONNX Runtime: " + error.what());
+  }
+  checkSignature(graphName);
+  for (const auto& input : spec_.inputs) inputNames_.push_back(input.name.c_str());
+  for (const auto& output : spec_.outputs) outputNames_.push_back(output.name.c_str());
+}
+
+void OnnxGraph::checkSignature(const std::string& graphName) {
+  Ort::AllocatorWithDefaultOptions allocator;
+  if (session_.GetInputCount() != spec_.inputs.size() || session_.GetOutputCount() != spec_.outputs.size())
+    throw PackageError(graphName + ".onnx has " + std::to_string(session_.GetInputCount()) + " inputs and " +
+                       std::to_string(session_.GetOutputCount()) + " outputs; the manifest lists " +
+                       std::to_string(spec_.inputs.size()) + " and " + std::to_string(spec_.outputs.size()));
+  for (std::size_t i = 0; i < spec_.inputs.size(); ++i)
+    checkTensor(graphName, "input", spec_.inputs[i], session_.GetInputNameAllocated(i, allocator).get(),
+                session_.GetInputTypeInfo(i));
+  for (std::size_t i = 0; i < spec_.outputs.size(); ++i)
+    checkTensor(graphName, "output", spec_.outputs[i], session_.GetOutputNameAllocated(i, allocator).get(),
+                session_.GetOutputTypeInfo(i));
+}
+
+std::vector<Ort::Value> OnnxGraph::run(const std::vector<Ort::Value>& inputs) {
+  return session_.Run(Ort::RunOptions{nullptr}, inputNames_.data(), inputs.data(), inputs.size(),
+                      outputNames_.data(), outputNames_.size());
+}
+
+Ort::Value tensorView(float* data, const std::vector<std::int64_t>& shape) {
+  static const auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  const auto count = std::accumulate(shape.begin(), shape.end(), std::int64_t{1}, std::multiplies<>());
+  return Ort::Value::CreateTensor<float>(memory, data, static_cast<std::size_t>(count), shape.data(), shape.size());
+}
+
+}  // namespace lmdm

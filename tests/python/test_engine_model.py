@@ -1,0 +1,97 @@
+"""The C++ LmdmModel (through lmdm._engine) against lmdm.live.LiveDelay, and its refusal of bad packages."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from lmdm.live import LiveDelay, LiveSettings
+
+BLOCKS = 10
+
+
+def guitar_like(samples: int, rate: int = 22050) -> np.ndarray:
+    t = np.arange(samples) / rate
+    pitch = 196.0 * 2 ** (np.floor(t * 3) % 5 / 12)  # a few notes, so pitch and loudness move
+    return (0.4 * np.exp(-3.0 * (t % 0.33)) * np.sin(2 * np.pi * np.cumsum(pitch) / rate)).astype(np.float32)
+
+
+@pytest.mark.parametrize("follow, smoothing, seed", [((True, True, True), 1, 0), ((True, False, True), 5, 9)])
+def test_engine_matches_the_python_reference_block_for_block(engine_module, package, follow, smoothing, seed):
+    folder, _ = package
+    reference = LiveDelay(folder, LiveSettings(seed=seed, follow=follow, smoothing=smoothing))
+    engine = engine_module.LmdmModel(str(folder))
+    engine.set_settings(follow=follow, smoothing=smoothing)
+    engine.restart(seed)
+    prompt = reference.prompts["violin"]
+    reference.set_prompt(prompt)
+    engine.set_prompt(prompt)
+    audio = guitar_like(BLOCKS * reference.block_samples)
+    worst = {"controls": 0.0, "latents": 0.0, "audio": 0.0}
+    for block in np.split(audio, BLOCKS):
+        expected, actual = reference.process(block), engine.process(block)
+        worst["controls"] = max(worst["controls"], float(np.abs(engine.last_controls - reference.last_controls).max()))
+        worst["latents"] = max(worst["latents"], float(np.abs(engine.last_latents - reference.last_latents).max()))
+        worst["audio"] = max(worst["audio"], float(np.abs(actual - expected).max() / max(1.0, np.abs(expected).max())))
+    assert worst["controls"] <= 1e-4 and worst["latents"] <= 1e-3 and worst["audio"] <= 1e-3, worst
+
+
+def test_engine_is_seeded_and_restartable(engine_module, package):
+    folder, _ = package
+    engine = engine_module.LmdmModel(str(folder))
+    block = guitar_like(engine.block_samples)
+    first = [engine.process(block) for _ in range(3)]
+    engine.restart(0)
+    again = [engine.process(block) for _ in range(3)]
+    np.testing.assert_array_equal(np.concatenate(first), np.concatenate(again))
+    engine.restart(1)
+    assert not np.array_equal(engine.process(block), first[0])
+
+
+def test_engine_cleans_non_finite_input_and_checks_sizes(engine_module, package):
+    engine = engine_module.LmdmModel(str(package[0]))
+    block = guitar_like(engine.block_samples)
+    block[::5] = np.inf
+    block[1::5] = np.nan
+    assert np.isfinite(engine.process(block)).all()
+    with pytest.raises(ValueError, match="samples at the model rate"):
+        engine.process(np.zeros(100, np.float32))
+    with pytest.raises(ValueError, match="384 numbers"):
+        engine.set_prompt(np.zeros(3, np.float32))
+
+
+def broken(package, tmp_path, damage) -> str:
+    folder = tmp_path / "broken"
+    shutil.copytree(package[0], folder)
+    damage(folder)
+    return str(folder)
+
+
+def edit_manifest(change):
+    def damage(folder):
+        manifest = json.loads((folder / "manifest.json").read_text())
+        change(manifest)
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    return damage
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / "denoiser.onnx").unlink(), "missing file: .*denoiser.onnx"),
+    (lambda f: (f / "timestep.onnx").open("ab").write(b"\0"), "timestep.onnx does not match the manifest"),
+    (lambda f: (f / "dit_weights.bin").open("r+b").write(b"\1\2\3\4"), "dit_weights.bin does not match the manifest"),
+    (lambda f: (f / "manifest.json").write_text("{not json"), "manifest.json .*not valid JSON"),
+    (edit_manifest(lambda m: m.update(schema_version=99)), "schema_version 99; this build reads version 1"),
+    (edit_manifest(lambda m: m["stream"].pop("block_frames")), "no 'stream.block_frames'"),
+    (edit_manifest(lambda m: m["stream"].update(variant="outpaint")), "'outpaint'; a host streams"),
+    (edit_manifest(lambda m: m["graphs"]["denoiser"]["inputs"][0].update(shape=["batch", "frames", 7])),
+     "denoiser.onnx input 'noisy': the manifest says shape \\[\\?, \\?, 7\\], the graph has \\[\\?, \\?, 4\\]"),
+])
+def test_engine_refuses_broken_packages_with_the_reason(engine_module, package, tmp_path, damage, message):
+    with pytest.raises(engine_module.PackageError, match=message):
+        engine_module.LmdmModel(broken(package, tmp_path, damage))
+
+
+def test_engine_refuses_a_folder_that_is_not_a_package(engine_module, tmp_path):
+    with pytest.raises(engine_module.PackageError, match="is '.*' a model package"):
+        engine_module.LmdmModel(str(tmp_path))
