@@ -11,6 +11,7 @@ add_library(lmdm_engine STATIC
   plugin/engine/src/ModelPackage.cpp
   plugin/engine/src/OnnxGraph.cpp
   plugin/engine/src/OrtRuntime.cpp
+  plugin/engine/src/PackageFixtures.cpp
   plugin/engine/src/StateCodec.cpp
   plugin/engine/src/WorkerSignal.cpp)
 target_include_directories(lmdm_engine PUBLIC plugin/engine/include)

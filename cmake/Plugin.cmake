@@ -54,3 +54,24 @@ foreach(format IN LISTS LMDM_PLUGIN_FORMATS)
     lmdm_enable_lto(LMDMPlugin_${format})
   endif()
 endforeach()
+
+# The model package every format starts with (LmdmAudioProcessor looks beside its binary and in the
+# bundle's Resources folder); without one the plugin loads, says so, and passes audio through.
+set(LMDM_DEFAULT_MODEL "${CMAKE_SOURCE_DIR}/models/lmdm-live" CACHE PATH "Model package bundled into the plugin")
+if(EXISTS "${LMDM_DEFAULT_MODEL}/manifest.json")
+  foreach(format IN LISTS LMDM_PLUGIN_FORMATS)
+    if(NOT TARGET LMDMPlugin_${format})
+      continue()
+    endif()
+    if(format STREQUAL "VST3" OR format STREQUAL "AU")
+      set(_model_dir "$<TARGET_FILE_DIR:LMDMPlugin_${format}>/../Resources/model")
+    else()
+      set(_model_dir "$<TARGET_FILE_DIR:LMDMPlugin_${format}>/model")
+    endif()
+    add_custom_command(TARGET LMDMPlugin_${format} POST_BUILD
+      COMMAND ${CMAKE_COMMAND} -E copy_directory "${LMDM_DEFAULT_MODEL}" "${_model_dir}"
+      VERBATIM)
+  endforeach()
+else()
+  message(WARNING "LMDM: no model package at ${LMDM_DEFAULT_MODEL}; the plugin will pass audio through")
+endif()

@@ -42,3 +42,9 @@ file(GENERATE OUTPUT "${CMAKE_BINARY_DIR}/lmdm_build.json" CONTENT "{
   \"binary_dir\": \"${CMAKE_BINARY_DIR}\"
 }
 ")
+
+# The shipped model package (the plugin's default), when this checkout has it.
+if(EXISTS "${CMAKE_SOURCE_DIR}/models/lmdm-live/manifest.json")
+  lmdm_add_test(test_ShippedPackage)
+  target_compile_definitions(test_ShippedPackage PRIVATE LMDM_SHIPPED_PACKAGE="${CMAKE_SOURCE_DIR}/models/lmdm-live")
+endif()

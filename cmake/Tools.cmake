@@ -7,3 +7,4 @@ add_executable(lmdm_host
   plugin/tools/LatencyReport.cpp)
 target_link_libraries(lmdm_host PRIVATE lmdm_engine PkgConfig::SNDFILE)
 lmdm_set_warnings(lmdm_host)
+lmdm_bundle_onnxruntime(lmdm_host)  # for --model

@@ -39,3 +39,6 @@ for entry in $VARIANTS; do
     "$PY" -m lmdm.evaluate --model "runs/dit-$variant" --out "runs/dit-$variant/evaluation"
   fi
 done
+echo "== export (the plugin's package: blockcausal, int8 DiT weights)"
+"$PY" export/export_onnx.py lmdm --model models/lmdm-blockcausal --vae models/vae --out models/lmdm-live --precision int8
+"$PY" export/export_onnx.py --check models/lmdm-live

@@ -11,6 +11,7 @@
 #include "lmdm/LmdmModel.h"
 #include "lmdm/LmdmProcessor.h"
 #include "lmdm/OrtRuntime.h"
+#include "lmdm/PackageFixtures.h"
 #include "lmdm/PassThroughProcessor.h"
 #include "lmdm/StateCodec.h"
 
@@ -165,6 +166,11 @@ PYBIND11_MODULE(_engine, m) {
         return copyOf(m.lastControls(), {2, m.package().blockFrames, 3});
       });
 
+  m.def("check_fixtures", [](const std::string& folder) {
+        lmdm::OrtRuntime::load(lmdm::OrtRuntime::bundledLibraryPath());
+        return lmdm::checkFixtures(lmdm::ModelPackage::load(folder));
+      }, py::arg("folder"), py::call_guard<py::gil_scoped_release>(),
+      "Runs each graph on its golden fixture; returns the worst error per graph (PackageError beyond tolerance).");
   m.def("parameter_specs", &parameterSpecs, "The parameter table shared with the plugin.");
   m.def("encode_state", [](float mix, float feedback, bool bypass) {
     return py::bytes(lmdm::encodeState(lmdm::ParameterValues{mix, feedback, bypass}));

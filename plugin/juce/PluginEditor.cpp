@@ -1,8 +1,8 @@
 #include "PluginEditor.h"
 
-LmdmAudioProcessorEditor::LmdmAudioProcessorEditor(LmdmAudioProcessor& processor)
-    : AudioProcessorEditor(processor), processor_(processor) {
-  auto& state = processor.parameters();
+LmdmAudioProcessorEditor::LmdmAudioProcessorEditor(LmdmAudioProcessor& owner)
+    : AudioProcessorEditor(owner), processor_(owner) {
+  auto& state = owner.parameters();
   addSlider(mix_, mixLabel_, "Mix");
   addSlider(feedback_, feedbackLabel_, "Feedback");
   addAndMakeVisible(bypass_);
@@ -41,6 +41,8 @@ void LmdmAudioProcessorEditor::timerCallback() {
        << juce::String(stats.lastWorkerMillis, 2) << " ms\n"
        << "Blocks:   " << stats.blocksPlayed << " played, " << stats.blocksMissed << " missed\n"
        << "Runtime:  " << processor_.runtimeStatus();
+  const juce::String model = processor_.modelStatus();
+  if (model.isNotEmpty()) text << "\n" << model;
   status_.setText(text, juce::dontSendNotification);
 }
 

@@ -1,15 +1,39 @@
 #include "PluginProcessor.h"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "PluginEditor.h"
+#include "lmdm/LmdmProcessor.h"
 #include "lmdm/OrtRuntime.h"
-#include "lmdm/PassThroughProcessor.h"
 #include "lmdm/StateCodec.h"
 
 namespace {
 
 juce::String toJuce(std::string_view text) { return juce::String(text.data(), text.size()); }
+
+// The model package the plugin starts with: $LMDM_MODEL if set, else the one the build placed in the
+// bundle (beside the binary, or in the bundle's Resources folder).
+std::string defaultModelFolder() {
+  if (const char* chosen = std::getenv("LMDM_MODEL")) return chosen;
+  const juce::File binary = juce::File::getSpecialLocation(juce::File::currentExecutableFile);
+  const juce::File here = juce::File(lmdm::OrtRuntime::bundledLibraryPath()).getParentDirectory();
+  for (const auto& candidate : {here.getChildFile("model"), here.getSiblingFile("Resources").getChildFile("model"),
+                                binary.getSiblingFile("model")})
+    if (candidate.getChildFile("manifest.json").existsAsFile()) return candidate.getFullPathName().toStdString();
+  return here.getChildFile("model").getFullPathName().toStdString();
+}
+
+std::unique_ptr<lmdm::LmdmProcessor> makeProcessor(juce::String& runtimeStatus) {
+  // The model needs ONNX Runtime; without it the processor reports why and passes audio through.
+  try {
+    const auto runtime = lmdm::OrtRuntime::load(lmdm::OrtRuntime::bundledLibraryPath());
+    runtimeStatus = "ONNX Runtime " + juce::String(runtime->version());
+  } catch (const std::exception& error) {
+    runtimeStatus = juce::String("ONNX Runtime unavailable: ") + error.what();
+  }
+  return std::make_unique<lmdm::LmdmProcessor>(defaultModelFolder(), lmdm::SessionSettings{1, "cpu"});
+}
 
 }  // namespace
 
@@ -18,8 +42,7 @@ LmdmAudioProcessor::LmdmAudioProcessor()
                          .withInput("Input", juce::AudioChannelSet::stereo(), true)
                          .withOutput("Output", juce::AudioChannelSet::stereo(), true)),
       parameters_(*this, nullptr, "LMDM", createLayout()),
-      engine_(std::make_unique<lmdm::PassThroughProcessor>()),
-      runtimeStatus_(loadRuntime()) {
+      engine_(makeProcessor(runtimeStatus_)) {
   for (const auto& spec : lmdm::kParameterSpecs)
     parameterValues_[static_cast<std::size_t>(spec.id)] = parameters_.getRawParameterValue(toJuce(spec.key));
 }
@@ -32,6 +55,10 @@ juce::AudioProcessorValueTreeState::ParameterLayout LmdmAudioProcessor::createLa
     const juce::ParameterID id{toJuce(spec.key), 1};
     if (spec.isToggle)
       layout.add(std::make_unique<juce::AudioParameterBool>(id, toJuce(spec.label), spec.defaultValue > 0.5f));
+    else if (spec.isInteger)
+      layout.add(std::make_unique<juce::AudioParameterInt>(id, toJuce(spec.label), static_cast<int>(spec.minValue),
+                                                           static_cast<int>(spec.maxValue),
+                                                           static_cast<int>(spec.defaultValue)));
     else
       layout.add(std::make_unique<juce::AudioParameterFloat>(
           id, toJuce(spec.label), juce::NormalisableRange<float>(spec.minValue, spec.maxValue), spec.defaultValue,
@@ -41,14 +68,9 @@ juce::AudioProcessorValueTreeState::ParameterLayout LmdmAudioProcessor::createLa
   return layout;
 }
 
-juce::String LmdmAudioProcessor::loadRuntime() {
-  // The model needs ONNX Runtime; the delay shell does not, so a failure is reported, not fatal.
-  try {
-    const auto runtime = lmdm::OrtRuntime::load(lmdm::OrtRuntime::bundledLibraryPath());
-    return "ONNX Runtime " + juce::String(runtime->version());
-  } catch (const std::exception& error) {
-    return juce::String("ONNX Runtime unavailable: ") + error.what();
-  }
+juce::String LmdmAudioProcessor::modelStatus() const {
+  const auto* processor = dynamic_cast<const lmdm::LmdmProcessor*>(&engine_.processor());
+  return processor ? juce::String(processor->status()) : juce::String();
 }
 
 void LmdmAudioProcessor::prepareToPlay(double sampleRate, int samplesPerBlock) {

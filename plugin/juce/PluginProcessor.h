@@ -43,16 +43,17 @@ class LmdmAudioProcessor final : public juce::AudioProcessor {
   bool engineReady() const { return engineReady_.load(); }
   /** ONNX Runtime as loaded from the bundle ("ONNX Runtime 1.x", or why it failed). */
   const juce::String& runtimeStatus() const { return runtimeStatus_; }
+  /** "" while the model generates, else why the plugin passes audio through. */
+  juce::String modelStatus() const;
 
  private:
   static juce::AudioProcessorValueTreeState::ParameterLayout createLayout();
-  juce::String loadRuntime();
 
   juce::AudioProcessorValueTreeState parameters_;
   std::array<std::atomic<float>*, lmdm::kParameterSpecs.size()> parameterValues_{};
+  juce::String runtimeStatus_;  // written while engine_ is built, so declared before it
   lmdm::Engine engine_;
   std::atomic<bool> engineReady_{false};
-  juce::String runtimeStatus_;
 
   JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(LmdmAudioProcessor)
 };

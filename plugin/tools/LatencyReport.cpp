@@ -48,6 +48,7 @@ std::string toJson(const RunReport& r) {
   out << "{\n"
       << "  \"input\": " << jsonString(r.input) << ",\n"
       << "  \"pace\": " << jsonString(r.pace) << ",\n"
+      << "  \"processor\": " << jsonString(r.processor) << ",\n"
       << "  \"sample_rate\": " << r.sampleRate << ",\n"
       << "  \"channels\": " << r.channels << ",\n"
       << "  \"buffer_size\": " << r.bufferSize << ",\n"

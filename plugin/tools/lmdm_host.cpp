@@ -1,6 +1,7 @@
 // lmdm_host: a headless host for the engine. Renders an audio file through it in host-sized
 // buffers, either paced like a sound card (real time: misses are real) or as fast as possible
 // (offline: the engine waits, output is exact), and reports timing as JSON.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "AudioFile.h"
 #include "LatencyReport.h"
 #include "lmdm/Engine.h"
+#include "lmdm/LmdmProcessor.h"
 #include "lmdm/PassThroughProcessor.h"
 
 namespace {
@@ -27,8 +29,11 @@ Renders INPUT through the LMDM engine into OUTPUT (WAV float, or FLAC by extensi
   --varying-buffers   each call gets a random size in 1..N (seeded, reproducible)
   --pace MODE         realtime: callbacks paced like a sound card, late blocks are missed (default)
                       offline: as fast as possible, the engine waits for every block
+  --model PACKAGE     run the generative delay with this model package (default: a plain block delay)
+  --threads N         ONNX Runtime threads for the model (default 1)
   --mix X --feedback X --bypass
                       parameter values (defaults from the plugin)
+  --set KEY=VALUE     any parameter by its key (e.g. --set prompt_a=3 --set steps=4); repeatable
   --tail SECONDS      silence appended so feedback echoes ring out (default 2)
   --min-seconds S     loop the input until at least S seconds were processed (benchmarks)
   --keep-latency      keep the reported latency at the start of OUTPUT (default: trimmed, as a DAW does)
@@ -36,8 +41,8 @@ Renders INPUT through the LMDM engine into OUTPUT (WAV float, or FLAC by extensi
 )";
 
 struct Options {
-  std::string input, output, reportPath, pace = "realtime";
-  int buffer = 256;
+  std::string input, output, reportPath, model, pace = "realtime";
+  int buffer = 256, threads = 1;
   bool varying = false, keepLatency = false;
   double tailSeconds = 2.0, minSeconds = 0.0;
   ParameterValues parameters;
@@ -48,6 +53,26 @@ double parseNumber(const std::string& flag, const char* text) {
   const double value = std::strtod(text, &end);
   if (*text == '\0' || *end != '\0') throw std::invalid_argument(flag + " needs a number, got '" + text + "'");
   return value;
+}
+
+void setParameter(ParameterValues& values, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  const std::string key = assignment.substr(0, eq);
+  for (const auto& s : kParameterSpecs)
+    if (eq != std::string::npos && s.key == key) {
+      const float value = static_cast<float>(parseNumber("--set " + key, assignment.c_str() + eq + 1));
+      assign(values, s.id, std::clamp(value, s.minValue, s.maxValue));
+      return;
+    }
+  throw std::invalid_argument("--set takes KEY=VALUE with a parameter key (see the plugin's parameters), got '" +
+                              assignment + "'");
+}
+
+std::unique_ptr<BlockProcessor> makeProcessor(const Options& o) {
+  if (o.model.empty()) return std::make_unique<PassThroughProcessor>();
+  auto processor = std::make_unique<LmdmProcessor>(o.model, SessionSettings{o.threads, "cpu"});
+  if (!processor->ready()) throw std::runtime_error(processor->status());
+  return processor;
 }
 
 Options parseArguments(int argc, char** argv) {
@@ -67,6 +92,9 @@ Options parseArguments(int argc, char** argv) {
     else if (flag == "--mix") o.parameters.mix = static_cast<float>(parseNumber(flag, value()));
     else if (flag == "--feedback") o.parameters.feedback = static_cast<float>(parseNumber(flag, value()));
     else if (flag == "--bypass") o.parameters.bypass = true;
+    else if (flag == "--model") o.model = value();
+    else if (flag == "--threads") o.threads = static_cast<int>(parseNumber(flag, value()));
+    else if (flag == "--set") setParameter(o.parameters, value());
     else if (flag == "--tail") o.tailSeconds = parseNumber(flag, value());
     else if (flag == "--min-seconds") o.minSeconds = parseNumber(flag, value());
     else if (flag == "--keep-latency") o.keepLatency = true;
@@ -94,13 +122,14 @@ tools::AudioData programme(const tools::AudioData& input, double minSeconds, dou
 
 tools::RunReport render(const Options& o, const tools::AudioData& in, tools::AudioData& out) {
   const int channels = static_cast<int>(in.channels.size());
-  Engine engine(std::make_unique<PassThroughProcessor>());
+  Engine engine(makeProcessor(o));
   engine.setParameters(o.parameters);
   engine.setNonRealtime(o.pace == "offline");
   engine.prepare(in.sampleRate, o.buffer, channels);
 
   tools::RunReport report;
   report.input = o.input;
+  report.processor = engine.processor().name();
   report.pace = o.pace;
   report.sampleRate = in.sampleRate;
   report.channels = channels;

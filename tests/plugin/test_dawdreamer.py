@@ -23,7 +23,8 @@ def render(vst3_path, audio, sample_rate, buffer_size, parameters=None):
 def test_parameters_are_described(vst3_path):
     _, plugin, _engine = render(vst3_path, np.zeros((2, 512), np.float32), 48000, 256)
     names = [p["name"] for p in plugin.get_parameters_description()]
-    assert names == ["Mix", "Feedback", "Bypass"]
+    assert names == ["Mix", "Feedback", "Bypass", "Prompt A", "Prompt B", "Morph", "Guidance", "Steps",
+                     "Follow loudness", "Follow brightness", "Follow pitch", "Smoothing", "Seed", "Freeze", "Continue"]
 
 
 @pytest.mark.parametrize("sample_rate,buffer_size", [(44100, 128), (48000, 512), (96000, 2048)])
@@ -37,7 +38,7 @@ def test_output_is_the_input_delayed_by_the_reported_latency(vst3_path, sample_r
 
 
 def test_feedback_produces_decaying_echoes(vst3_path):
-    impulse = np.zeros((2, 96000), np.float32)
+    impulse = np.zeros((2, 170000), np.float32)  # room for exactly four echoes at 48 kHz
     impulse[:, 0] = 1.0
     # Normalised values: mix 1.0 -> 1, feedback 0.5/0.95 of its range -> 0.5.
     out, plugin, _engine = render(vst3_path, impulse, 48000, 256, {MIX: 1.0, FEEDBACK: 0.5 / 0.95})

@@ -7,7 +7,9 @@ from juce_vst3_state import component_state, with_component_state
 
 pedalboard = pytest.importorskip("pedalboard")
 
-BLOCK_SECONDS = 0.2  # the pass-through model's block (PassThroughProcessor's default)
+# Without a model the plugin passes audio through in blocks of the default model's size (8192 samples
+# at 22.05 kHz), so a session keeps its timing whether or not the model loads.
+MODEL_BLOCK, MODEL_RATE = 8192, 22050
 
 
 @pytest.fixture()
@@ -16,7 +18,7 @@ def plugin(vst3_path):
 
 
 def expected_latency(sample_rate: int, buffer_size: int) -> int:
-    block = int(BLOCK_SECONDS * sample_rate + 0.5)
+    block = int(MODEL_BLOCK * sample_rate / MODEL_RATE + 0.5)
     return 2 * block + int(0.005 * sample_rate + 0.5) + buffer_size  # C++ lround: halves away from 0
 
 
@@ -30,7 +32,9 @@ def render(plugin, audio, sample_rate, buffer_size):
 
 def test_loads_with_the_expected_parameters(plugin):
     assert plugin.name == "LMDM"
-    assert set(plugin.parameters) == {"mix", "feedback", "bypass"}
+    assert set(plugin.parameters) == {"mix", "feedback", "bypass", "prompt_a", "prompt_b", "morph", "guidance",
+                                      "steps", "follow_loudness", "follow_brightness", "follow_pitch",
+                                      "smoothing", "seed", "freeze", "continue"}
     assert plugin.mix == pytest.approx(0.5) and plugin.feedback == pytest.approx(0.35) and not plugin.bypass
 
 
@@ -43,7 +47,7 @@ def test_output_is_the_input_after_latency_compensation(plugin, sample_rate, buf
     np.testing.assert_array_equal(out, audio)
 
 
-def impulse_response(plugin, sample_rate=48000, buffer_size=256, seconds=2.0):
+def impulse_response(plugin, sample_rate=48000, buffer_size=256, seconds=3.5):
     impulse = np.zeros((2, int(seconds * sample_rate)), np.float32)
     impulse[:, 100] = 1.0
     return render(plugin, impulse, sample_rate, buffer_size)[0]
@@ -51,7 +55,7 @@ def impulse_response(plugin, sample_rate=48000, buffer_size=256, seconds=2.0):
 
 def test_feedback_and_mix_shape_the_echoes(plugin):
     latency = expected_latency(48000, 256)
-    echoes = 100 + latency * np.arange(5)  # all that fit in 2 s
+    echoes = 100 + latency * np.arange(5)  # all that fit in 3.5 s
     plugin.mix, plugin.feedback = 1.0, 0.5
     np.testing.assert_allclose(impulse_response(plugin)[echoes], [1.0, 0.5, 0.25, 0.125, 0.0625], rtol=1e-5)
     plugin.mix = 0.5  # dry 1 at the first tap, then half of each wet echo

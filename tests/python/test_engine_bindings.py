@@ -71,6 +71,8 @@ def test_bad_shapes_and_names_are_refused(engine_module):
 
 def test_parameter_table_matches_plugin_defaults(engine_module):
     specs = {s["key"]: s for s in engine_module.parameter_specs()}
-    assert set(specs) == {"mix", "feedback", "bypass"}
+    assert set(specs) == {"mix", "feedback", "bypass", "prompt_a", "prompt_b", "morph", "guidance", "steps",
+                          "follow_loudness", "follow_brightness", "follow_pitch", "smoothing", "seed", "freeze",
+                          "continue"}
     assert specs["feedback"]["max"] < 1.0  # the loop must decay
     assert specs["bypass"]["toggle"]

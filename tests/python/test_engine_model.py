@@ -95,3 +95,19 @@ def test_engine_refuses_broken_packages_with_the_reason(engine_module, package, 
 def test_engine_refuses_a_folder_that_is_not_a_package(engine_module, tmp_path):
     with pytest.raises(engine_module.PackageError, match="is '.*' a model package"):
         engine_module.LmdmModel(str(tmp_path))
+
+
+def test_engine_checks_the_golden_fixtures(engine_module, package, tmp_path):
+    errors = engine_module.check_fixtures(str(package[0]))
+    manifest = json.loads((package[0] / "manifest.json").read_text())
+    assert sorted(errors) == manifest["fixtures"]["graphs"]
+    assert all(errors[g] <= manifest["fixtures"]["tolerance"][g] for g in errors)
+
+    def shift_expected_velocity(folder):
+        from safetensors.numpy import load_file, save_file
+        path = folder / "fixtures" / "denoiser.safetensors"
+        tensors = load_file(str(path))
+        tensors["output.velocity"] = tensors["output.velocity"] + 0.1
+        save_file(tensors, str(path))
+    with pytest.raises(engine_module.PackageError, match="denoiser: fixture error"):
+        engine_module.check_fixtures(broken(package, tmp_path, shift_expected_velocity))

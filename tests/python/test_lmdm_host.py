@@ -53,3 +53,24 @@ def test_unreadable_input_is_a_clear_error(build_info, tmp_path):
     result = run_host(build_info, "render", bogus, tmp_path / "out.wav")
     assert result.returncode == 1
     assert "cannot read audio file" in result.stderr and str(bogus) in result.stderr
+
+
+def test_model_render_runs_the_generative_delay(build_info, guitar_clip, package, tmp_path):
+    results = {}
+    for prompt in (0, 3):
+        out_path = tmp_path / f"wet{prompt}.wav"
+        result = run_host(build_info, "render", guitar_clip, out_path, "--model", package[0], "--pace", "offline",
+                          "--mix", "1", "--feedback", "0", "--set", f"prompt_a={prompt}", "--tail", "0.5")
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["processor"] == "LMDM pkg" and report["blocks_missed"] == 0 and report["blocks_played"] > 0
+        results[prompt], _ = sf.read(out_path, dtype="float32")
+    assert np.isfinite(results[0]).all() and np.abs(results[0]).max() > 0
+    assert not np.array_equal(results[0], results[3])  # the prompt parameter reaches the model
+
+
+def test_model_errors_are_clear(build_info, guitar_clip, package, tmp_path):
+    result = run_host(build_info, "render", guitar_clip, tmp_path / "o.wav", "--model", tmp_path)
+    assert result.returncode != 0 and "manifest.json" in result.stderr
+    result = run_host(build_info, "render", guitar_clip, tmp_path / "o.wav", "--model", package[0], "--set", "nope=1")
+    assert result.returncode != 0 and "--set takes KEY=VALUE" in result.stderr

@@ -101,7 +101,7 @@ void Engine::setParameter(ParameterId id, float value) {
     case ParameterId::Mix: mixTarget_.store(value); break;
     case ParameterId::Feedback: feedbackTarget_.store(value); break;
     case ParameterId::Bypass: bypassTarget_.store(value >= 0.5f); break;
-    default: modelParameters_[static_cast<int>(id)].store(value, std::memory_order_relaxed); break;
+    default: modelParameters_[static_cast<std::size_t>(id)].store(value, std::memory_order_relaxed); break;
   }
 }
 
@@ -110,7 +110,7 @@ float Engine::parameter(ParameterId id) const {
     case ParameterId::Mix: return mixTarget_.load();
     case ParameterId::Feedback: return feedbackTarget_.load();
     case ParameterId::Bypass: return bypassTarget_.load() ? 1.0f : 0.0f;
-    default: return modelParameters_[static_cast<int>(id)].load(std::memory_order_relaxed);
+    default: return modelParameters_[static_cast<std::size_t>(id)].load(std::memory_order_relaxed);
   }
 }
 

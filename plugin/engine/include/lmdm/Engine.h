@@ -119,7 +119,7 @@ class Engine {
   std::atomic<float> mixTarget_;
   std::atomic<float> feedbackTarget_;
   std::atomic<bool> bypassTarget_;
-  std::array<std::atomic<float>, kParameterCount> modelParameters_{};  // by id; read by the worker per block
+  std::array<std::atomic<float>, kParameterSpecs.size()> modelParameters_{};  // by id; read by the worker per block
   std::atomic<std::int64_t> blocksPlayed_{0}, blocksMissed_{0}, blocksSkipped_{0}, blocksInvalid_{0};
   std::atomic<float> lastWorkerMillis_{0.0f};
   std::atomic<std::int64_t> blocksFinished_{0};  // the worker is done with every block below this

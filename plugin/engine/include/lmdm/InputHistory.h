@@ -39,7 +39,7 @@ class InputHistory {
 
  private:
   std::atomic<float>& at(int channel, std::int64_t frame) const {
-    return samples_[static_cast<std::size_t>(channel) * capacity_ + static_cast<std::size_t>(frame % capacity_)];
+    return samples_[static_cast<std::size_t>(channel) * static_cast<std::size_t>(capacity_) + static_cast<std::size_t>(frame % capacity_)];
   }
 
   const int channels_;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <string_view>
 
 namespace lmdm {
@@ -37,7 +38,7 @@ inline constexpr std::array<ParameterSpec, 15> kParameterSpecs{{
     {ParameterId::Bypass, "bypass", "Bypass", 0.0f, 1.0f, 0.0f, true},
     {ParameterId::PromptA, "prompt_a", "Prompt A", 0.0f, kMaxPrompts - 1.0f, 0.0f, false, true},
     {ParameterId::PromptB, "prompt_b", "Prompt B", 0.0f, kMaxPrompts - 1.0f, 1.0f, false, true},
-    {ParameterId::Morph, "morph", "Morph A-B", 0.0f, 1.0f, 0.0f, false},
+    {ParameterId::Morph, "morph", "Morph", 0.0f, 1.0f, 0.0f, false},
     {ParameterId::Guidance, "guidance", "Guidance", 1.0f, 6.0f, 2.0f, false},
     {ParameterId::Steps, "steps", "Steps", 1.0f, 32.0f, 8.0f, false, true},
     {ParameterId::FollowLoudness, "follow_loudness", "Follow loudness", 0.0f, 1.0f, 1.0f, true},
@@ -54,7 +55,7 @@ inline constexpr std::array<ParameterSpec, 15> kParameterSpecs{{
 
 inline constexpr int kParameterCount = static_cast<int>(kParameterSpecs.size());
 
-inline constexpr const ParameterSpec& spec(ParameterId id) { return kParameterSpecs[static_cast<int>(id)]; }
+inline constexpr const ParameterSpec& spec(ParameterId id) { return kParameterSpecs[static_cast<std::size_t>(id)]; }
 
 /** A full set of parameter values (plain values, within each spec's range; toggles as 0 or 1). */
 struct ParameterValues {
@@ -65,34 +66,29 @@ struct ParameterValues {
 
   static constexpr std::array<float, kParameterCount> defaults() {
     std::array<float, kParameterCount> values{};
-    for (const auto& s : kParameterSpecs) values[static_cast<int>(s.id)] = s.defaultValue;
+    for (const auto& s : kParameterSpecs) values[static_cast<std::size_t>(s.id)] = s.defaultValue;
     return values;
   }
-  float operator[](ParameterId id) const { return model[static_cast<int>(id)]; }
+  float operator[](ParameterId id) const { return model[static_cast<std::size_t>(id)]; }
   bool on(ParameterId id) const { return (*this)[id] >= 0.5f; }
 };
 
 /** The plain value of one parameter in a set (toggles as 0 or 1). */
 inline float valueOf(const ParameterValues& values, ParameterId id) {
-  switch (id) {
-    case ParameterId::Mix: return values.mix;
-    case ParameterId::Feedback: return values.feedback;
-    case ParameterId::Bypass: return values.bypass ? 1.0f : 0.0f;
-    default: return values[id];
-  }
+  if (id == ParameterId::Mix) return values.mix;
+  if (id == ParameterId::Feedback) return values.feedback;
+  if (id == ParameterId::Bypass) return values.bypass ? 1.0f : 0.0f;
+  return values[id];
 }
 
 /** Sets one parameter in a set from a plain value (toggles: on at >= 0.5; integers rounded). No clamping. */
 inline void assign(ParameterValues& values, ParameterId id, float value) {
   if (spec(id).isToggle) value = value >= 0.5f ? 1.0f : 0.0f;
   if (spec(id).isInteger) value = static_cast<float>(static_cast<long>(value + (value >= 0.0f ? 0.5f : -0.5f)));
-  values.model[static_cast<int>(id)] = value;
-  switch (id) {
-    case ParameterId::Mix: values.mix = value; break;
-    case ParameterId::Feedback: values.feedback = value; break;
-    case ParameterId::Bypass: values.bypass = value >= 0.5f; break;
-    default: break;
-  }
+  values.model[static_cast<std::size_t>(id)] = value;
+  if (id == ParameterId::Mix) values.mix = value;
+  if (id == ParameterId::Feedback) values.feedback = value;
+  if (id == ParameterId::Bypass) values.bypass = value >= 0.5f;
 }
 
 }  // namespace lmdm
