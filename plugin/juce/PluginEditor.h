@@ -1,7 +1,12 @@
-// A minimal editor: the parameters, and the engine's status (running, latency, misses, runtime).
+// The editor: every parameter (sliders and switches attached to the host's parameters), the model's
+// status (name, execution provider, real-time factor, misses, current prompt) and a button to load
+// another model package.
 #pragma once
 
 #include <juce_audio_processors/juce_audio_processors.h>
+
+#include <memory>
+#include <vector>
 
 #include "PluginProcessor.h"
 
@@ -14,19 +19,26 @@ class LmdmAudioProcessorEditor final : public juce::AudioProcessorEditor, privat
   void resized() override;
 
  private:
-  using SliderAttachment = juce::AudioProcessorValueTreeState::SliderAttachment;
-  using ButtonAttachment = juce::AudioProcessorValueTreeState::ButtonAttachment;
+  struct Control {
+    std::unique_ptr<juce::Slider> slider;
+    std::unique_ptr<juce::ToggleButton> toggle;
+    std::unique_ptr<juce::Label> label;
+    std::unique_ptr<juce::AudioProcessorValueTreeState::SliderAttachment> sliderAttachment;
+    std::unique_ptr<juce::AudioProcessorValueTreeState::ButtonAttachment> toggleAttachment;
+  };
 
   void timerCallback() override;
-  void addSlider(juce::Slider& slider, juce::Label& label, const juce::String& text);
+  void addControl(const lmdm::ParameterSpec& spec);
+  void chooseModel();
+  juce::String promptName(double value) const;
+  juce::String currentPrompt() const;
 
   LmdmAudioProcessor& processor_;
-  juce::Slider mix_, feedback_;
-  juce::Label mixLabel_, feedbackLabel_;
-  juce::ToggleButton bypass_{"Bypass"};
-  std::unique_ptr<SliderAttachment> mixAttachment_, feedbackAttachment_;
-  std::unique_ptr<ButtonAttachment> bypassAttachment_;
+  std::vector<Control> controls_;
+  juce::TextButton loadModel_{"Load model..."};
+  std::unique_ptr<juce::FileChooser> chooser_;
   juce::Label status_;
+  juce::String loadError_;
 
   JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(LmdmAudioProcessorEditor)
 };

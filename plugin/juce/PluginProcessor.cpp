@@ -68,6 +68,32 @@ juce::AudioProcessorValueTreeState::ParameterLayout LmdmAudioProcessor::createLa
   return layout;
 }
 
+juce::String LmdmAudioProcessor::loadModel(const juce::File& folder) {
+  auto processor = std::make_unique<lmdm::LmdmProcessor>(folder.getFullPathName().toStdString(), lmdm::SessionSettings{1, "cpu"});
+  if (!processor->ready()) return processor->status();
+  suspendProcessing(true);  // waits for the audio callback: the engine is swapped while nothing runs
+  engineReady_ = false;
+  engine_.setProcessor(std::move(processor));
+  modelFolder_ = folder.getFullPathName();
+  if (getSampleRate() > 0.0) prepareToPlay(getSampleRate(), getBlockSize());
+  suspendProcessing(false);
+  updateHostDisplay(juce::AudioProcessorListener::ChangeDetails().withLatencyChanged(true));
+  return {};
+}
+
+juce::String LmdmAudioProcessor::executionProvider() const {
+  const auto* processor = dynamic_cast<const lmdm::LmdmProcessor*>(&engine_.processor());
+  return processor && processor->model() ? juce::String(processor->model()->provider()) : juce::String("none");
+}
+
+juce::StringArray LmdmAudioProcessor::promptNames() const {
+  juce::StringArray names;
+  if (const auto* processor = dynamic_cast<const lmdm::LmdmProcessor*>(&engine_.processor()))
+    if (processor->model())
+      for (const auto& prompt : processor->model()->package().prompts) names.add(prompt.name);
+  return names;
+}
+
 juce::String LmdmAudioProcessor::modelStatus() const {
   const auto* processor = dynamic_cast<const lmdm::LmdmProcessor*>(&engine_.processor());
   return processor ? juce::String(processor->status()) : juce::String();
@@ -122,7 +148,8 @@ void LmdmAudioProcessor::getStateInformation(juce::MemoryBlock& destData) {
   lmdm::ParameterValues values;
   for (const auto& spec : lmdm::kParameterSpecs)
     lmdm::assign(values, spec.id, parameterValues_[static_cast<std::size_t>(spec.id)]->load());
-  const std::string state = lmdm::encodeState(values);
+  std::string state = lmdm::encodeState(values);
+  if (modelFolder_.isNotEmpty()) state += "model_folder=" + modelFolder_.toStdString() + "\n";  // ignored by decodeState
   destData.replaceAll(state.data(), state.size());
 }
 
@@ -132,6 +159,15 @@ void LmdmAudioProcessor::setStateInformation(const void* data, int sizeInBytes) 
   for (const auto& spec : lmdm::kParameterSpecs) {
     auto* parameter = parameters_.getParameter(toJuce(spec.key));
     parameter->setValueNotifyingHost(parameter->convertTo0to1(lmdm::valueOf(decoded.values, spec.id)));
+  }
+  // A package chosen in an earlier session comes back if it is still there.
+  if (decoded.recognised && data != nullptr && sizeInBytes > 0) {
+    const juce::String text(juce::CharPointer_UTF8(static_cast<const char*>(data)), static_cast<size_t>(sizeInBytes));
+    for (const auto& line : juce::StringArray::fromLines(text))
+      if (line.startsWith("model_folder=") && juce::File::isAbsolutePath(line.fromFirstOccurrenceOf("=", false, false))) {
+        const juce::File folder(line.fromFirstOccurrenceOf("=", false, false));
+        if (folder.getFullPathName() != modelFolder_ && folder.getChildFile("manifest.json").existsAsFile()) loadModel(folder);
+      }
   }
 }
 

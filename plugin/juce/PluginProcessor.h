@@ -45,6 +45,12 @@ class LmdmAudioProcessor final : public juce::AudioProcessor {
   const juce::String& runtimeStatus() const { return runtimeStatus_; }
   /** "" while the model generates, else why the plugin passes audio through. */
   juce::String modelStatus() const;
+  /** Message thread. Loads another model package; on failure keeps the current one and returns why. */
+  juce::String loadModel(const juce::File& folder);
+  /** The ONNX Runtime execution provider running the model ("cpu", "cuda"), or "none". */
+  juce::String executionProvider() const;
+  /** The prompt names of the running package (empty without a model). */
+  juce::StringArray promptNames() const;
 
  private:
   static juce::AudioProcessorValueTreeState::ParameterLayout createLayout();
@@ -52,6 +58,7 @@ class LmdmAudioProcessor final : public juce::AudioProcessor {
   juce::AudioProcessorValueTreeState parameters_;
   std::array<std::atomic<float>*, lmdm::kParameterSpecs.size()> parameterValues_{};
   juce::String runtimeStatus_;  // written while engine_ is built, so declared before it
+  juce::String modelFolder_;    // the package chosen with loadModel(), saved with the session
   lmdm::Engine engine_;
   std::atomic<bool> engineReady_{false};
 

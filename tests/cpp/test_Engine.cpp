@@ -145,6 +145,20 @@ TEST(Engine, FeedbackRepeatsEveryLatencyPeriod) {
   EXPECT_LT(worst, 1e-5);
 }
 
+TEST(Engine, ANewProcessorTakesOverAfterPrepare) {
+  auto engine = makeEngine(std::make_unique<GainProcessor>(-1.0f, 0.05), wetOnly());
+  engine->setNonRealtime(true);
+  engine->prepare(48000, 256, 1);
+  const int oldLatency = engine->latencyFrames();
+  engine->setProcessor(std::make_unique<GainProcessor>(0.5f, 0.1));
+  engine->prepare(48000, 256, 1);
+  const int latency = engine->latencyFrames();
+  EXPECT_EQ(latency - oldLatency, 2 * (4800 - 2400));  // two blocks of 0.1 s instead of 0.05 s
+  const Signal input = noise(1, 3 * latency, 4);
+  const Signal output = run(*engine, input, {256});
+  for (int n = latency; n < 3 * latency; n += 11) ASSERT_NEAR(output[0][n], 0.5f * input[0][n - latency], 1e-6f);
+}
+
 TEST(Engine, MixBlendsDelayedDryAndWet) {
   auto engine = makeEngine(std::make_unique<GainProcessor>(-1.0f, 0.05), ParameterValues{0.25f, 0.0f, false});
   engine->setNonRealtime(true);

@@ -91,6 +91,13 @@ void Engine::prepare(double sampleRate, int maxBlockSize, int channels) {
 
 void Engine::release() { stopWorker(); }
 
+void Engine::setProcessor(std::unique_ptr<BlockProcessor> processor) {
+  if (!processor) throw std::invalid_argument("Engine: no BlockProcessor");
+  stopWorker();
+  history_.reset();  // process() does nothing until prepare() sizes everything for the new model
+  processor_ = std::move(processor);
+}
+
 // ---------------------------------------------------------------- parameters
 
 void Engine::setParameter(ParameterId id, float value) {

@@ -50,6 +50,10 @@ class Engine {
   /** Stops the worker and frees nothing (prepare() may follow). */
   void release();
 
+  /** Replaces the model (e.g. another package) and stops the worker; process() is silent until the
+   * next prepare(). Allocates; not to be called concurrently with process(). */
+  void setProcessor(std::unique_ptr<BlockProcessor> processor);
+
   /**
    * Real-time safe: no allocation, lock, I/O or wait (except in non-realtime mode, where it may
    * wait for the worker so offline renders never miss). `input` and `output` hold `channels`
