@@ -1,35 +1,9 @@
 """The LV2 bundle in a small liblilv host (tests/plugin/lv2_host.c): exact delay, parameters."""
 
-import json
-import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-
-@pytest.fixture(scope="module")
-def lv2(build_info):
-    host = Path(build_info["binary_dir"]) / build_info["lv2_host"] if build_info["lv2_host"] else None
-    if host is None or not host.exists():
-        pytest.skip("no LV2 host on this platform")
-    return host, build_info["lv2"], build_info["lv2_uri"]
-
-
-def run_lv2(lv2, tmp_path, audio, sample_rate, block, parameters=None, ports=None):
-    host, bundle, uri = lv2
-    source, target = tmp_path / "in.f32", tmp_path / "out.f32"
-    audio.astype(np.float32).tofile(source)  # planar: channel after channel
-    command = [str(host), bundle, uri, str(sample_rate), str(block), str(source), str(target),
-               str(audio.shape[0]), "--freewheel"]
-    for key, value in (parameters or {}).items():
-        command += ["--set", f"{uri}:{key}={value}"]
-    for symbol, value in (ports or {}).items():
-        command += ["--port", f"{symbol}={value}"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    out = np.fromfile(target, np.float32).reshape(audio.shape)
-    return out, json.loads(result.stdout.strip().splitlines()[-1])["latency"]
+from lv2_run import run_lv2
 
 
 @pytest.mark.parametrize("sample_rate,block", [(44100, 64), (48000, 256), (96000, 1024)])
