@@ -34,10 +34,7 @@ release:
 	@echo "plugins: build-release/LMDMPlugin_artefacts/$(BUILD_TYPE)/"
 
 demo: build
-	@mkdir -p $(DEMO_OUT)
-	$(BUILD_DIR)/lmdm_host render $(DEMO_CLIP) $(DEMO_OUT)/guitar_clip_delay.wav \
-	  --buffer 256 --pace realtime --mix 0.5 --feedback 0.45 --report $(DEMO_OUT)/latency_report.json
-	@$(PYTHON) scripts/summarise_report.py $(DEMO_OUT)/latency_report.json
+	@$(PYTHON) scripts/demo.py --host $(BUILD_DIR)/lmdm_host --clip $(DEMO_CLIP) --out $(DEMO_OUT)
 
 test-cpp: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure
