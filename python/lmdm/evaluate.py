@@ -1,6 +1,6 @@
 """python -m lmdm.evaluate: judge a DiT or LMDM by its generations (sketch adherence, text adherence, FD).
 
-    python -m lmdm.evaluate --model runs/dit-blockcausal --out runs/eval-blockcausal   # judge: models/classifier
+    python -m lmdm.evaluate --model models/lmdm-blockcausal --out runs/eval-blockcausal   # judge: models/classifier
 
 For each of `items` test-split examples, the model generates `seconds` of audio from the example's
 sketch (its loudness, brightness and pitch curves) and one of its captions; streaming variants stream
@@ -42,7 +42,7 @@ from .vae import load_vae
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    model: Path = field(default_factory=lambda: Path("runs/dit-blockcausal"))
+    model: Path = field(default_factory=lambda: Path("models/lmdm-blockcausal"))
     vae: Path = field(default_factory=lambda: Path("models/vae"))
     classifier: Path = field(default_factory=lambda: Path("models/classifier"))
     data: Path = field(default_factory=lambda: Path("data/lmdm-v1"))
