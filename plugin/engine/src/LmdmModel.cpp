@@ -31,11 +31,13 @@ const float* data(const Ort::Value& value) { return value.GetTensorData<float>()
 std::size_t elementCount(const Ort::Value& value) { return value.GetTensorTypeAndShapeInfo().GetElementCount(); }
 
 // Median over `width` frames (odd), edges replicated: lmdm.sketch.median_smooth on one control.
-void medianSmooth(std::vector<float>& frames, int count, int stride, int channel, int width, std::vector<float>& scratch) {
+// `scratch` and `window` are the caller's buffers, resized here only when they are too small.
+void medianSmooth(std::vector<float>& frames, int count, int stride, int channel, int width, std::vector<float>& scratch,
+                  std::vector<float>& window) {
   if (width <= 1) return;
   const int half = width / 2;
-  scratch.assign(static_cast<std::size_t>(count), 0.0f);
-  std::vector<float> window(static_cast<std::size_t>(width));
+  scratch.resize(std::max(scratch.size(), static_cast<std::size_t>(count)));
+  window.resize(static_cast<std::size_t>(width));
   for (int f = 0; f < count; ++f) {
     for (int k = 0; k < width; ++k) {
       const int source = std::clamp(f - half + k, 0, count - 1);
@@ -196,7 +198,10 @@ void LmdmModel::computeControls(const float* input) {
   const auto outputs = features_.run(ordered(features_.spec(), named));
   const float* raw = data(outputs[0]);
   const int frames = static_cast<int>(outputs[0].GetTensorTypeAndShapeInfo().GetShape()[1]);
-  std::vector<float> values(static_cast<std::size_t>(frames) * K), present(values.size()), scratch;
+  std::vector<float>& values = frameValues_;
+  std::vector<float>& present = framePresent_;
+  values.resize(static_cast<std::size_t>(frames) * K);
+  present.resize(values.size());
   for (int f = 0; f < frames; ++f)
     for (int c = 0; c < K; ++c) {
       const std::size_t i = static_cast<std::size_t>(f) * K + c;
@@ -205,8 +210,8 @@ void LmdmModel::computeControls(const float* input) {
       values[i] = value * present[i];
     }
   for (int c = 0; c < K; ++c) {
-    medianSmooth(values, frames, K, c, settings_.smoothing, scratch);
-    medianSmooth(present, frames, K, c, settings_.smoothing, scratch);
+    medianSmooth(values, frames, K, c, settings_.smoothing, medianScratch_, medianWindow_);
+    medianSmooth(present, frames, K, c, settings_.smoothing, medianScratch_, medianWindow_);
   }
   const int first = static_cast<int>(M) / p.hop;
   for (int f = 0; f < p.blockFrames; ++f)

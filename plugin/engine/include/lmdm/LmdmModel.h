@@ -79,6 +79,7 @@ class LmdmModel {
   // Work buffers, sized once.
   std::vector<float> text_, useText_, history_, window_, positions_;
   std::vector<float> values_, present_, controls_;   // this block's controls (B x 3 each); controls_ = both
+  std::vector<float> frameValues_, framePresent_, medianScratch_, medianWindow_;  // the feature window's frames
   std::vector<float> contextLatents_, contextValues_, contextPresent_;  // encdec: the last C frames
   std::vector<float> batchedLatents_, batchedValues_, batchedPresent_;
   std::vector<float> latents_, decoderInput_;
