@@ -43,8 +43,14 @@ file(GENERATE OUTPUT "${CMAKE_BINARY_DIR}/lmdm_build.json" CONTENT "{
 }
 ")
 
-# The shipped model package (the plugin's default), when this checkout has it.
+# The shipped model package (the plugin's default), when this checkout has it: its own tests, and the
+# allocation test runs the engine with the model too.
 if(EXISTS "${CMAKE_SOURCE_DIR}/models/lmdm-live/manifest.json")
   lmdm_add_test(test_ShippedPackage)
-  target_compile_definitions(test_ShippedPackage PRIVATE LMDM_SHIPPED_PACKAGE="${CMAKE_SOURCE_DIR}/models/lmdm-live")
+  lmdm_add_test(test_ModelInEngine)
+  foreach(_test test_ShippedPackage test_ModelInEngine test_EngineAllocations)
+    if(TARGET ${_test})
+      target_compile_definitions(${_test} PRIVATE LMDM_SHIPPED_PACKAGE="${CMAKE_SOURCE_DIR}/models/lmdm-live")
+    endif()
+  endforeach()
 endif()

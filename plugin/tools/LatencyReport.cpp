@@ -22,6 +22,22 @@ void writePercentiles(std::ostringstream& out, const char* name, const Percentil
       << ", \"mean\": " << p.mean << ", \"count\": " << p.count << "},\n";
 }
 
+/** The calls that took longer than the buffer period, i.e. a real sound card would have glitched. */
+void writeOverruns(std::ostringstream& out, const RunReport& r) {
+  const double budgetMicros = 1e6 * r.bufferSize / r.sampleRate;
+  std::size_t count = 0;
+  std::string when;
+  for (std::size_t i = 0; i < r.callbackMicros.size(); ++i)
+    if (r.callbackMicros[i] > budgetMicros && count++ < 20) {
+      std::ostringstream at;
+      at.precision(4);
+      at << (when.empty() ? "" : ", ") << r.callbackStartSeconds[i];
+      when += at.str();
+    }
+  out << "  \"callbacks_over_budget\": " << count << ",\n"
+      << "  \"callbacks_over_budget_at_seconds\": [" << when << "],\n";
+}
+
 }  // namespace
 
 Percentiles percentiles(std::vector<double> values) {
@@ -55,11 +71,13 @@ std::string toJson(const RunReport& r) {
       << "  \"varying_buffers\": " << (r.varyingBuffers ? "true" : "false") << ",\n"
       << "  \"audio_seconds\": " << r.audioSeconds << ",\n"
       << "  \"wall_seconds\": " << r.wallSeconds << ",\n"
+      << "  \"audio_thread_scheduling\": " << jsonString(r.audioThreadScheduling) << ",\n"
       << "  \"block_frames\": " << r.stats.blockFrames << ",\n"
       << "  \"latency_frames\": " << r.stats.latencyFrames << ",\n"
       << "  \"latency_ms\": " << 1000.0 * r.stats.latencyFrames / r.sampleRate << ",\n"
       << "  \"callback_budget_us\": " << 1e6 * r.bufferSize / r.sampleRate << ",\n";
   writePercentiles(out, "audio_thread_us", percentiles(r.callbackMicros));
+  writeOverruns(out, r);
   writePercentiles(out, "worker_ms", worker);
   out << "  \"worker_realtime_factor_p50\": " << worker.p50 / (1000.0 * blockSeconds) << ",\n"
       << "  \"blocks_played\": " << r.stats.blocksPlayed << ",\n"

@@ -26,7 +26,9 @@ struct RunReport {
   bool varyingBuffers = false;
   double audioSeconds = 0;
   double wallSeconds = 0;
+  std::string audioThreadScheduling;  // what the simulated audio thread ran at (see RealtimePriority.h)
   std::vector<double> callbackMicros;  // audio-thread time per process() call
+  std::vector<double> callbackStartSeconds;  // when each call began, in seconds of audio
   std::vector<double> workerMillis;    // worker time per block
   EngineStats stats;
 };

@@ -13,6 +13,7 @@
 
 #include "AudioFile.h"
 #include "LatencyReport.h"
+#include "RealtimePriority.h"
 #include "lmdm/Engine.h"
 #include "lmdm/LmdmProcessor.h"
 #include "lmdm/PassThroughProcessor.h"
@@ -34,6 +35,8 @@ Renders INPUT through the LMDM engine into OUTPUT (WAV float, or FLAC by extensi
   --mix X --feedback X --bypass
                       parameter values (defaults from the plugin)
   --set KEY=VALUE     any parameter by its key (e.g. --set prompt_a=3 --set steps=4); repeatable
+  --rt-priority P     run the audio loop at SCHED_FIFO priority P (1..99), as a sound-card thread runs;
+                      the report says whether it was granted (default: normal scheduling)
   --tail SECONDS      silence appended so feedback echoes ring out (default 2)
   --min-seconds S     loop the input until at least S seconds were processed (benchmarks)
   --keep-latency      keep the reported latency at the start of OUTPUT (default: trimmed, as a DAW does)
@@ -42,7 +45,7 @@ Renders INPUT through the LMDM engine into OUTPUT (WAV float, or FLAC by extensi
 
 struct Options {
   std::string input, output, reportPath, model, pace = "realtime";
-  int buffer = 256, threads = 1;
+  int buffer = 256, threads = 1, realtimePriority = 0;
   bool varying = false, keepLatency = false;
   double tailSeconds = 2.0, minSeconds = 0.0;
   ParameterValues parameters;
@@ -95,6 +98,7 @@ Options parseArguments(int argc, char** argv) {
     else if (flag == "--model") o.model = value();
     else if (flag == "--threads") o.threads = static_cast<int>(parseNumber(flag, value()));
     else if (flag == "--set") setParameter(o.parameters, value());
+    else if (flag == "--rt-priority") o.realtimePriority = static_cast<int>(parseNumber(flag, value()));
     else if (flag == "--tail") o.tailSeconds = parseNumber(flag, value());
     else if (flag == "--min-seconds") o.minSeconds = parseNumber(flag, value());
     else if (flag == "--keep-latency") o.keepLatency = true;
@@ -102,6 +106,7 @@ Options parseArguments(int argc, char** argv) {
     else throw std::invalid_argument("unknown option " + flag);
   }
   if (o.buffer < 1 || o.buffer > 8192) throw std::invalid_argument("--buffer must be within 1..8192");
+  if (o.realtimePriority < 0 || o.realtimePriority > 99) throw std::invalid_argument("--rt-priority must be within 0..99");
   if (o.pace != "realtime" && o.pace != "offline") throw std::invalid_argument("--pace is realtime or offline");
   return o;
 }
@@ -136,11 +141,17 @@ tools::RunReport render(const Options& o, const tools::AudioData& in, tools::Aud
   report.bufferSize = o.buffer;
   report.varyingBuffers = o.varying;
   report.audioSeconds = in.frames() / in.sampleRate;
+  // After prepare(): the engine's worker thread keeps normal scheduling, as a plugin's worker does.
+  report.audioThreadScheduling = o.realtimePriority > 0 ? tools::requestRealtimePriority(o.realtimePriority) : "SCHED_OTHER";
 
   out = tools::AudioData{in.sampleRate, std::vector<std::vector<float>>(channels, std::vector<float>(in.frames()))};
   std::mt19937 random(1234);
   std::uniform_int_distribution<int> sizes(1, o.buffer);
   std::vector<float> workerMillis(4096);
+  // Sized up front so that growing them never delays the paced loop.
+  const std::size_t expectedCalls = in.frames() / std::max(1, o.varying ? o.buffer / 4 : o.buffer) + 1;
+  report.callbackMicros.reserve(expectedCalls);
+  report.callbackStartSeconds.reserve(expectedCalls);
   const float* inputs[Engine::kMaxChannels];
   float* outputs[Engine::kMaxChannels];
   const auto start = Clock::now();
@@ -156,6 +167,7 @@ tools::RunReport render(const Options& o, const tools::AudioData& in, tools::Aud
     const auto before = Clock::now();
     engine.process(inputs, outputs, frames);
     report.callbackMicros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - before).count());
+    report.callbackStartSeconds.push_back(position / in.sampleRate);
     position += frames;
     const std::size_t drained = engine.drainWorkerMillis(workerMillis.data(), workerMillis.size());
     report.workerMillis.insert(report.workerMillis.end(), workerMillis.begin(), workerMillis.begin() + drained);

@@ -27,6 +27,8 @@ from .sketch import median_smooth, normalise
 from .stream import OnnxStreamer
 from .vae_onnx import OnnxVAEStream, session_options
 
+MAX_INPUT_AMPLITUDE = 16.0  # +24 dBFS: no musical signal, but it must not overflow the features
+
 
 @dataclass
 class LiveSettings:
@@ -92,7 +94,10 @@ class LiveDelay:
         """M input samples at the model rate -> M output samples (the model's re-performance)."""
         if block.shape != (self.block_samples,):
             raise ValueError(f"a block is {self.block_samples} samples at the model rate, got {block.shape}")
+        # Non-finite samples become silence and absurd levels are bounded (the C++ engine does the same),
+        # so that no host signal can put Inf/NaN into the features and from there into the KV cache.
         block = np.nan_to_num(block.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        block = np.clip(block, -MAX_INPUT_AMPLITUDE, MAX_INPUT_AMPLITUDE)
         values, present = self.controls(block)
         self.history = np.concatenate([self.history, block])[-self.feature_history:]
         latents = self.streamer.next_block(values, present)

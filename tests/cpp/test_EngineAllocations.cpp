@@ -1,69 +1,15 @@
-// Engine::process must never allocate. This binary replaces malloc and friends (operator new ends
-// in malloc too) with counting versions; counting is on only on the thread calling process().
+// Engine::process must never allocate (AllocationCounter.h counts the calls on the audio thread).
 #include <gtest/gtest.h>
 
-#include <cstddef>
-#include <cstdlib>
 #include <memory>
 
+#include "AllocationCounter.h"
 #include "EngineHarness.h"
+#include "HostileHost.h"
 #include "TestProcessors.h"
 #include "lmdm/Engine.h"
-
-extern "C" {
-void* __libc_malloc(std::size_t);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void* __libc_memalign(std::size_t, std::size_t);
-}
-
-namespace {
-thread_local bool countingThisThread = false;
-std::size_t allocations = 0;
-
-void noteAllocation() {
-  if (countingThisThread) ++allocations;
-}
-
-/** An engine that counts allocations made inside process() (and nowhere else). */
-class CountingEngine {
- public:
-  explicit CountingEngine(std::unique_ptr<lmdm::Engine> engine) : engine_(std::move(engine)) {}
-  void process(const float* const* in, float* const* out, int frames) {
-    countingThisThread = true;
-    engine_->process(in, out, frames);
-    countingThisThread = false;
-  }
-  lmdm::Engine& engine() { return *engine_; }
-
- private:
-  std::unique_ptr<lmdm::Engine> engine_;
-};
-}  // namespace
-
-extern "C" {
-void* malloc(std::size_t size) {
-  noteAllocation();
-  return __libc_malloc(size);
-}
-void* calloc(std::size_t count, std::size_t size) {
-  noteAllocation();
-  return __libc_calloc(count, size);
-}
-void* realloc(void* pointer, std::size_t size) {
-  noteAllocation();
-  return __libc_realloc(pointer, size);
-}
-void* aligned_alloc(std::size_t alignment, std::size_t size) {
-  noteAllocation();
-  return __libc_memalign(alignment, size);
-}
-int posix_memalign(void** pointer, std::size_t alignment, std::size_t size) {
-  noteAllocation();
-  *pointer = __libc_memalign(alignment, size);
-  return *pointer ? 0 : 12;  // ENOMEM
-}
-}
+#include "lmdm/LmdmProcessor.h"
+#include "lmdm/OrtRuntime.h"
 
 using namespace lmdm;
 using namespace lmdm::test;
@@ -112,3 +58,21 @@ TEST(EngineAllocations, ProcessNeverAllocates) {
   EXPECT_GT(counting.engine().stats().blocksPlayed, 0);
   EXPECT_GT(counting.engine().stats().blocksMissed, 0);  // the slow blocks took the miss path too
 }
+
+#ifdef LMDM_SHIPPED_PACKAGE
+TEST(EngineAllocations, ProcessNeverAllocatesWithTheModel) {
+  OrtRuntime::load(LMDM_ORT_LIBRARY);
+  auto engine = std::make_unique<Engine>(std::make_unique<LmdmProcessor>(LMDM_SHIPPED_PACKAGE, SessionSettings{1, "cpu"}));
+  engine->prepare(48000, 8192, 2);
+  CountingEngine counting(std::move(engine));
+  HostileHost host(48000, 2, 8192, 2.0);
+  std::function<void(const float* const*, float* const*, int)> process = [&](const float* const* in,
+                                                                              float* const* out, int n) {
+    counting.process(in, out, n);
+  };
+  allocations = 0;
+  const auto run = host.run(counting.engine(), process, [&] { return counting.engine().stats().blocksPlayed >= 4; });
+  EXPECT_EQ(allocations, 0u) << "over " << run.calls << " calls";
+  EXPECT_GE(counting.engine().stats().blocksPlayed, 4);
+}
+#endif

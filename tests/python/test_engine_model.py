@@ -61,6 +61,17 @@ def test_engine_cleans_non_finite_input_and_checks_sizes(engine_module, package)
         engine.set_prompt(np.zeros(3, np.float32))
 
 
+def test_absurd_levels_are_bounded_before_the_features(engine_module, package):
+    # Squared, 1e30 overflows float32: unbounded, the features (and the model's controls) turn NaN.
+    folder, _ = package
+    reference, engine = LiveDelay(folder, LiveSettings()), engine_module.LmdmModel(str(folder))
+    block = guitar_like(reference.block_samples)
+    for x in (block, np.where(np.arange(block.size) % 2, 1e30, -1e30).astype(np.float32), block):
+        expected, actual = reference.process(x), engine.process(x)
+        assert np.isfinite(reference.last_controls).all() and np.isfinite(engine.last_controls).all()
+        assert np.abs(actual - expected).max() <= 1e-3 * max(1.0, np.abs(expected).max())
+
+
 def broken(package, tmp_path, damage) -> str:
     folder = tmp_path / "broken"
     shutil.copytree(package[0], folder)

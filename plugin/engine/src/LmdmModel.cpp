@@ -190,7 +190,10 @@ void LmdmModel::computeControls(const float* input) {
   const std::size_t M = p.blockSamples();
   constexpr int K = ModelPackage::kControls;
   std::copy(history_.begin(), history_.end(), window_.begin());
-  for (std::size_t i = 0; i < M; ++i) window_[M + i] = std::isfinite(input[i]) ? input[i] : 0.0f;
+  // Non-finite samples become silence and absurd levels are bounded, so that no host signal can put
+  // Inf/NaN into the features (squared 1e30 overflows) and from there into the model (lmdm.live does the same).
+  for (std::size_t i = 0; i < M; ++i)
+    window_[M + i] = std::isfinite(input[i]) ? std::clamp(input[i], -kMaxInputAmplitude, kMaxInputAmplitude) : 0.0f;
   std::copy(window_.begin() + static_cast<std::ptrdiff_t>(M), window_.end(), history_.begin());
 
   std::vector<NamedValue> named;

@@ -31,6 +31,9 @@ struct GenerationSettings {
 
 class LmdmModel {
  public:
+  /** Input beyond +-16 (+24 dBFS) is clipped there: no musical signal, but it must not overflow the features. */
+  static constexpr float kMaxInputAmplitude = 16.0f;
+
   /** Creates and checks the sessions (PackageError on a mismatch); allocates every buffer. */
   LmdmModel(std::shared_ptr<const ModelPackage> package, const SessionSettings& session);
 

@@ -1,0 +1,68 @@
+// The shipped model inside the engine, driven like a demanding host: random buffer sizes up to 8192,
+// hostile input, automation on every call, sample-rate changes. Built with ThreadSanitizer too.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+
+#include "HostileHost.h"
+#include "lmdm/Engine.h"
+#include "lmdm/LmdmProcessor.h"
+#include "lmdm/OrtRuntime.h"
+
+using namespace lmdm;
+using namespace lmdm::test;
+
+namespace {
+
+std::unique_ptr<Engine> engineWithTheModel() {
+  OrtRuntime::load(LMDM_ORT_LIBRARY);
+  auto processor = std::make_unique<LmdmProcessor>(LMDM_SHIPPED_PACKAGE, SessionSettings{1, "cpu"});
+  EXPECT_TRUE(processor->ready()) << processor->status();
+  return std::make_unique<Engine>(std::move(processor));
+}
+
+const LmdmProcessor& lmdmOf(const Engine& engine) { return dynamic_cast<const LmdmProcessor&>(engine.processor()); }
+
+}  // namespace
+
+TEST(ModelInEngine, SurvivesAHostileHost) {
+  auto engine = engineWithTheModel();
+  engine->prepare(48000, 8192, 2);
+  HostileHost host(48000, 2, 8192, 2.0);
+  const auto run = host.run(
+      *engine, [&](const float* const* in, float* const* out, int n) { engine->process(in, out, n); },
+      [&] { return engine->stats().blocksPlayed >= 6; });
+  const auto stats = engine->stats();
+  EXPECT_GE(stats.blocksPlayed, 6) << "after " << run.calls << " calls";
+  EXPECT_EQ(run.nonFiniteOutputs, 0);
+  EXPECT_EQ(stats.blocksInvalid, 0) << "the model produced NaN/Inf from hostile input";
+  EXPECT_TRUE(lmdmOf(*engine).ready()) << lmdmOf(*engine).status();
+}
+
+TEST(ModelInEngine, FollowsSampleRateChanges) {
+  auto engine = engineWithTheModel();
+  engine->setParameter(ParameterId::Mix, 1.0f);  // wet only: what comes out is the model's
+  for (const double rate : {44100.0, 96000.0, 22050.0, 192000.0, 48000.0}) {
+    engine->prepare(rate, 1024, 1);
+    const int modelBlock = lmdmOf(*engine).model()->blockSamples();
+    EXPECT_EQ(engine->blockFrames(), std::lround(modelBlock * rate / lmdmOf(*engine).model()->package().sampleRate));
+    const int frames = 3 * engine->blockFrames() + engine->latencyFrames();
+    std::vector<float> input(static_cast<std::size_t>(frames)), output(input.size());
+    for (int i = 0; i < frames; ++i) input[i] = 0.3f * static_cast<float>(std::sin(2.0 * M_PI * 196.0 * i / rate));
+    engine->setNonRealtime(true);  // a bounce: every block is waited for, none is missed
+    for (int position = 0; position < frames; position += 1024) {
+      const float* in[1] = {input.data() + position};
+      float* out[1] = {output.data() + position};
+      engine->process(in, out, std::min(1024, frames - position));
+    }
+    double energy = 0.0;
+    for (int i = engine->latencyFrames(); i < frames; ++i) {
+      ASSERT_TRUE(std::isfinite(output[i])) << rate;
+      energy += output[i] * output[i];
+    }
+    EXPECT_GT(std::sqrt(energy / (frames - engine->latencyFrames())), 1e-3) << "silent wet signal at " << rate;
+    EXPECT_EQ(engine->stats().blocksMissed, 0) << rate;
+    EXPECT_TRUE(lmdmOf(*engine).ready()) << lmdmOf(*engine).status();
+  }
+}
