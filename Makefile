@@ -14,7 +14,7 @@ JOBS ?= $(shell nproc)
 DEMO_CLIP := assets/guitar_clip.flac
 DEMO_OUT := out/demo
 
-.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data bench-vae bench-lmdm data clips \
+.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data bench-vae bench-lmdm bench-export data clips \
 	train-vae package-vae latents train-lmdm clean
 
 all: build
@@ -54,11 +54,15 @@ test-tsan: setup
 test: build
 	@$(MAKE) --no-print-directory test-cpp test-python test-tsan
 
-bench: build bench-data bench-vae bench-lmdm
+bench: build bench-data bench-vae bench-lmdm bench-export
 	@$(PYTHON) bench/latency_bench.py --build-dir $(BUILD_DIR)
 
 bench-lmdm: setup
 	@$(PYTHON) bench/lmdm_stream_bench.py
+
+bench-export: setup
+	@$(PYTHON) bench/onnx_chain_bench.py --model models/lmdm-blockcausal
+	@$(PYTHON) bench/package_variants_bench.py
 
 bench-vae: setup
 	@$(PYTHON) bench/vae_decode_bench.py

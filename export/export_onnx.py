@@ -6,7 +6,8 @@
     python export/export_onnx.py vae --model models/vae --out build/onnx/vae
 
 `lmdm` writes a model package (lmdm/package.py): features, vae_decoder, timestep, context_encoder and
-denoiser graphs, the prompt bank and manifest.json, then validates it. `--check` validates a package
+denoiser graphs (optimised offline by ONNX Runtime at its portable level; DiT graphs in fp32, int8
+for CPUs or fp16 for GPUs), the prompt bank and manifest.json, then validates it. `--check` validates a package
 (files, hashes, graph signatures, one run of each graph) and says exactly what is wrong. `vae` writes
 vae_encoder.onnx and vae_decoder.onnx in streaming form (every cache an explicit state input/output,
 lmdm/vae_onnx.py) and checks them against PyTorch on uneven blocks before reporting success.
@@ -30,10 +31,11 @@ import onnxruntime  # noqa: E402
 
 from lmdm.controls import CONTROL_NAMES, ControlConfig, build_features_onnx  # noqa: E402
 from lmdm.dit_files import load_dit  # noqa: E402
-from lmdm.dit_onnx import SHARED_WEIGHTS, export_graphs, quantize_int8  # noqa: E402
+from lmdm.dit_onnx import SHARED_WEIGHTS, convert_fp16, export_graphs, quantize_int8, share_weights  # noqa: E402
 from lmdm.fixtures import golden_cases, write_fixtures  # noqa: E402
 from lmdm.flow import time_grid  # noqa: E402
 from lmdm.latents import normalise_latents  # noqa: E402
+from lmdm.onnx_optimize import describe as describe_optimization, optimize_offline  # noqa: E402
 from lmdm.package import MANIFEST, SCHEMA_VERSION, PackageError, check_package, graph_entry, sha256  # noqa: E402
 from lmdm.stream import OnnxStreamer  # noqa: E402
 from lmdm.streaming import StreamConfig  # noqa: E402
@@ -48,6 +50,8 @@ PROMPTS = {"flute": "solo flute", "violin": "solo violin", "cello": "solo cello"
            "strings": "a string ensemble playing", "brass": "a brass ensemble playing"}
 
 PARITY_TOLERANCE = 1e-4  # the issue's bound on |ONNX Runtime - PyTorch|
+PRECISIONS = {"int8": ("int8 dynamic (ONNX Runtime), MatMul/Gemm weights", quantize_int8),
+              "fp16": ("float16 weights and arithmetic, float32 inputs/outputs (for GPUs)", convert_fp16)}
 
 
 @torch.no_grad()
@@ -83,13 +87,14 @@ def export_vae(model_folder: Path, out: Path) -> dict:
 
 
 @torch.no_grad()
-def int8_quality_change(fp32: Path, int8: Path, model, context_frames: int, block_frames: int, steps: int,
+def precision_change(fp32: Path, reduced: Path, model, context_frames: int, block_frames: int, steps: int,
                         guidance: float, blocks: int = 10) -> dict:
-    """Stream the same blocks (seed, controls, prompt) through fp32 and int8 graphs; latent differences."""
+    """Stream the same blocks (seed, controls, prompt) through the fp32 and the reduced-precision graphs;
+    the latents' differences (each block fed back as context, so errors may grow)."""
     c = model.config
     config = StreamConfig(context_frames, block_frames, steps, guidance=guidance, seed=0)
     streams = [OnnxStreamer(folder, c.variant, c.layers, c.heads, c.head_dim, c.latent_dim, c.text_dim, config)
-               for folder in (fp32, int8)]
+               for folder in (fp32, reduced)]
     rng = np.random.default_rng(0)
     start = rng.standard_normal((context_frames, c.latent_dim)).astype(np.float32)
     prompt = rng.standard_normal(c.text_dim).astype(np.float32)
@@ -109,9 +114,29 @@ def int8_quality_change(fp32: Path, int8: Path, model, context_frames: int, bloc
             "latent_rms": float(np.sqrt((reference**2).mean()))}
 
 
+def optimize_graphs(out: Path, dit_graphs: list[Path]) -> dict:
+    """ONNX Runtime's portable offline optimisation of every graph; the DiT graphs' weights shared again."""
+    nodes = {path.stem: optimize_offline(path) for path in [out / "features.onnx", out / "vae_decoder.onnx",
+                                                              *dit_graphs]}
+    share_weights(dit_graphs)
+    return {"tool": describe_optimization(), "nodes": nodes}
+
+
+def reduce_precision(out: Path, graphs: dict[str, Path], precision: str, measure) -> dict:
+    """Convert the DiT graphs in place and measure the change against the float32 ones."""
+    description, convert = PRECISIONS[precision]
+    with tempfile.TemporaryDirectory() as scratch:
+        fp32 = Path(scratch)
+        for path in [*graphs.values(), out / SHARED_WEIGHTS]:
+            shutil.copy(path, fp32 / path.name)
+        convert(list(graphs.values()))
+        return {"precision": precision, "type": description} | measure(fp32, out)
+
+
 def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames: int, block_frames: int,
-                steps: int, guidance: float, precision: str = "fp32") -> dict:
-    """Write and validate a model package (DiT weights fp32, or int8 with the quality change measured)."""
+                steps: int, guidance: float, precision: str = "fp32", optimize: bool = True) -> dict:
+    """Write and validate a model package: DiT graphs in fp32, or int8 / fp16 with the quality change
+    measured; every graph optimised offline unless `optimize` is off."""
     model, stats = load_dit(model_folder)
     vae = load_vae(vae_folder)
     if model.config.variant not in ("encdec", "blockcausal"):
@@ -120,15 +145,11 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
     onnx.save(build_features_onnx(), str(out / "features.onnx"))
     export_streaming_graph(vae, "decoder", out / "vae_decoder.onnx")
     graphs = export_graphs(model, out, batch=2, context_frames=context_frames, frames=block_frames)
-    quantization = None
-    if precision == "int8":
-        with tempfile.TemporaryDirectory() as scratch:
-            fp32 = Path(scratch)
-            for path in [*graphs.values(), out / SHARED_WEIGHTS]:
-                shutil.copy(path, fp32 / path.name)
-            quantize_int8(list(graphs.values()))
-            quantization = {"type": "int8 dynamic (ONNX Runtime), MatMul/Gemm weights"} | int8_quality_change(
-                fp32, out, model, context_frames, block_frames, steps, guidance)
+    optimization = optimize_graphs(out, list(graphs.values())) if optimize else None
+    quantization = None  # the reduced precision and its measured change, if any
+    if precision != "fp32":
+        quantization = reduce_precision(out, graphs, precision, lambda fp32, reduced: precision_change(
+            fp32, reduced, model, context_frames, block_frames, steps, guidance))
     silence, _ = vae.encode(torch.zeros(1, context_frames * vae.config.samples_per_latent))
     embeddings = embed_texts(list(PROMPTS.values()))
     bank = [{"name": name, "text": text, "embedding": [round(float(x), 7) for x in vector]}
@@ -162,16 +183,18 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
                        "model.safetensors") if (model_folder / "model.safetensors").exists() else None,
                        "vae_sha256": sha256(vae_folder / "model.safetensors")},
     }
+    if optimization:
+        manifest["optimization"] = optimization
     cases = golden_cases(model, vae, context_frames, block_frames)
-    if quantization:  # the int8 graphs' reference is what ONNX Runtime computes with them, not PyTorch
+    if quantization:  # the reduced graphs' reference is what ONNX Runtime computes with them, not PyTorch
         for name in graphs:
             session = onnxruntime.InferenceSession(str(graphs[name]), providers=["CPUExecutionProvider"])
             inputs, _ = cases[name]
             cases[name] = (inputs, dict(zip([o.name for o in session.get_outputs()], session.run(None, inputs))))
-        manifest["quantization"] = quantization
+        manifest["precision"] = quantization
     manifest["fixtures"] = write_fixtures(out, cases)
     manifest["fixtures"]["reference"] = "PyTorch" if not quantization else "PyTorch (features, vae_decoder), " \
-        "ONNX Runtime CPU (int8 DiT graphs)"
+        f"ONNX Runtime CPU ({precision} DiT graphs)"
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     check_package(out)
     return {"package": str(out), "files": sorted(p.name for p in out.iterdir())}
@@ -200,15 +223,18 @@ def main(argv: list[str] | None = None) -> int:
     lmdm.add_argument("--block-frames", type=int, default=16)
     lmdm.add_argument("--steps", type=int, default=8)
     lmdm.add_argument("--guidance", type=float, default=2.0)
-    lmdm.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
-                      help="DiT weights; int8 measures its latent change against fp32 into the manifest")
+    lmdm.add_argument("--precision", choices=("fp32", *PRECISIONS), default="fp32",
+                      help="DiT graphs: int8 (CPU) or fp16 (GPU) measure their latent change against fp32 into "
+                           "the manifest")
+    lmdm.add_argument("--no-optimize", dest="optimize", action="store_false",
+                      help="keep the graphs as exported (default: ONNX Runtime's portable offline optimisation)")
     vae = commands.add_parser("vae", help="streaming vae_encoder.onnx and vae_decoder.onnx")
     vae.add_argument("--model", type=Path, default=Path("models/vae"), help="a shipped VAE or a training checkpoint")
     vae.add_argument("--out", type=Path, required=True, help="folder for the two graphs")
     args = parser.parse_args(argv)
     if args.command == "lmdm":
         result = export_lmdm(args.model, args.vae, args.out, args.context_frames, args.block_frames, args.steps,
-                             args.guidance, args.precision)
+                             args.guidance, args.precision, args.optimize)
     else:
         result = export_vae(args.model, args.out)
     print(json.dumps(result, indent=1))

@@ -220,3 +220,15 @@ def quantize_int8(paths: list) -> None:
             quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
             shutil.move(str(quantized), str(path))
     share_weights(list(paths))
+
+
+def convert_fp16(paths: list) -> None:
+    """float16 weights and arithmetic inside the graphs (for GPUs), in place; inputs and outputs stay
+    float32, so a host binds the same tensors as for the float32 package. Then weights shared again."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    for path in paths:
+        model = convert_float_to_float16(onnx.load(str(path)), keep_io_types=True)
+        onnx.save(model, str(path))
+    share_weights(list(paths))

@@ -3,10 +3,7 @@
 import numpy as np
 import pytest
 
-
-def guitar_like(frames: int, rate: int) -> np.ndarray:
-    t = np.arange(frames) / rate
-    return (0.4 * np.exp(-3.0 * (t % 0.5)) * np.sin(2 * np.pi * 196.0 * t)).astype(np.float32)
+from signals import guitar_like
 
 
 def render(engine_module, folder, rate=48000, buffer=512, channels=2, seconds=1.5, **parameters):

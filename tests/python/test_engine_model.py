@@ -7,14 +7,9 @@ import numpy as np
 import pytest
 
 from lmdm.live import LiveDelay, LiveSettings
+from signals import guitar_like
 
 BLOCKS = 10
-
-
-def guitar_like(samples: int, rate: int = 22050) -> np.ndarray:
-    t = np.arange(samples) / rate
-    pitch = 196.0 * 2 ** (np.floor(t * 3) % 5 / 12)  # a few notes, so pitch and loudness move
-    return (0.4 * np.exp(-3.0 * (t % 0.33)) * np.sin(2 * np.pi * np.cumsum(pitch) / rate)).astype(np.float32)
 
 
 @pytest.mark.parametrize("follow, smoothing, seed", [((True, True, True), 1, 0), ((True, False, True), 5, 9)])
@@ -27,7 +22,7 @@ def test_engine_matches_the_python_reference_block_for_block(engine_module, pack
     prompt = reference.prompts["violin"]
     reference.set_prompt(prompt)
     engine.set_prompt(prompt)
-    audio = guitar_like(BLOCKS * reference.block_samples)
+    audio = guitar_like(BLOCKS * reference.block_samples, notes=5, period=1 / 3)
     worst = {"controls": 0.0, "latents": 0.0, "audio": 0.0}
     for block in np.split(audio, BLOCKS):
         expected, actual = reference.process(block), engine.process(block)
@@ -40,7 +35,7 @@ def test_engine_matches_the_python_reference_block_for_block(engine_module, pack
 def test_engine_is_seeded_and_restartable(engine_module, package):
     folder, _ = package
     engine = engine_module.LmdmModel(str(folder))
-    block = guitar_like(engine.block_samples)
+    block = guitar_like(engine.block_samples, notes=5, period=1 / 3)
     first = [engine.process(block) for _ in range(3)]
     engine.restart(0)
     again = [engine.process(block) for _ in range(3)]
@@ -51,7 +46,7 @@ def test_engine_is_seeded_and_restartable(engine_module, package):
 
 def test_engine_cleans_non_finite_input_and_checks_sizes(engine_module, package):
     engine = engine_module.LmdmModel(str(package[0]))
-    block = guitar_like(engine.block_samples)
+    block = guitar_like(engine.block_samples, notes=5, period=1 / 3)
     block[::5] = np.inf
     block[1::5] = np.nan
     assert np.isfinite(engine.process(block)).all()
@@ -65,7 +60,7 @@ def test_absurd_levels_are_bounded_before_the_features(engine_module, package):
     # Squared, 1e30 overflows float32: unbounded, the features (and the model's controls) turn NaN.
     folder, _ = package
     reference, engine = LiveDelay(folder, LiveSettings()), engine_module.LmdmModel(str(folder))
-    block = guitar_like(reference.block_samples)
+    block = guitar_like(reference.block_samples, notes=5, period=1 / 3)
     for x in (block, np.where(np.arange(block.size) % 2, 1e30, -1e30).astype(np.float32), block):
         expected, actual = reference.process(x), engine.process(x)
         assert np.isfinite(reference.last_controls).all() and np.isfinite(engine.last_controls).all()

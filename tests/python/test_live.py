@@ -7,6 +7,7 @@ import pytest
 
 from lmdm.live import LiveDelay, LiveSettings, morph_prompts
 from lmdm.noise import GaussianNoise
+from signals import guitar_like
 
 
 def test_noise_is_standard_normal_and_a_stream():
@@ -21,12 +22,6 @@ def test_noise_first_values_are_pinned():
     """The C++ engine (test_GaussianNoise.cpp) pins the same numbers: both sides draw one stream."""
     np.testing.assert_allclose(GaussianNoise(0).normal(4), [-0.45275775, 2.650606, -0.9886041, 0.25246271],
                                rtol=0, atol=1e-6)
-
-
-def guitar_like(samples: int, rate: int = 22050) -> np.ndarray:
-    t = np.arange(samples) / rate
-    envelope = np.exp(-3.0 * (t % 0.5))
-    return (0.4 * envelope * np.sin(2 * np.pi * 196.0 * t)).astype(np.float32)
 
 
 def run(package, settings: LiveSettings, blocks: int = 3, prompt: str | None = "flute") -> np.ndarray:

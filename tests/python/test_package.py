@@ -122,15 +122,27 @@ def test_golden_fixtures_hold_and_catch_a_changed_graph(package, tmp_path):
     assert "golden fixtures fail: denoiser" in broken_copy(package, tmp_path, perturb)
 
 
-def test_int8_package_passes_check_and_reports_its_quality_change(package, tmp_path):
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+def test_reduced_precision_package_passes_check_and_reports_its_quality_change(package, tmp_path, precision):
     folder, _ = package
     root = folder.parent
     result = subprocess.run([*EXPORT, "lmdm", "--model", str(root / "model"), "--vae", str(root / "vae"), "--out",
-                             str(tmp_path / "int8"), "--context-frames", "8", "--block-frames", "4", "--steps", "3",
-                             "--precision", "int8"], cwd=REPO, capture_output=True, text=True, timeout=600)
+                             str(tmp_path / precision), "--context-frames", "8", "--block-frames", "4", "--steps", "3",
+                             "--precision", precision], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert check(tmp_path / "int8").returncode == 0
-    manifest = json.loads((tmp_path / "int8" / "manifest.json").read_text())
-    change = manifest["quantization"]
+    assert check(tmp_path / precision).returncode == 0
+    manifest = json.loads((tmp_path / precision / "manifest.json").read_text())
+    change = manifest["precision"]
+    assert change["precision"] == precision
     assert change["blocks"] == 10 and 0 < change["latent_rms_change"] < change["latent_rms"]
-    assert (tmp_path / "int8" / "dit_weights.bin").stat().st_size < (folder / "dit_weights.bin").stat().st_size
+    assert (tmp_path / precision / "dit_weights.bin").stat().st_size < (folder / "dit_weights.bin").stat().st_size
+    fp32 = json.loads((folder / "manifest.json").read_text())
+    for name, graph in manifest["graphs"].items():  # a host binds the same float32 tensors
+        assert (graph["inputs"], graph["outputs"]) == (fp32["graphs"][name]["inputs"], fp32["graphs"][name]["outputs"])
+
+
+def test_graphs_are_optimised_offline(package):
+    manifest = json.loads((package[0] / "manifest.json").read_text())
+    assert "ONNX Runtime" in manifest["optimization"]["tool"]
+    for name, nodes in manifest["optimization"]["nodes"].items():
+        assert nodes["nodes_after"] < nodes["nodes_before"], name
