@@ -49,7 +49,7 @@ test-tsan: setup
 	  -DLMDM_BUILD_PLUGIN=OFF -DLMDM_BUILD_BINDINGS=OFF -DPython_EXECUTABLE=$(PYTHON) > build-tsan.configure.log 2>&1 \
 	  || { cat build-tsan.configure.log; exit 1; }
 	@cmake --build build-tsan -j$(JOBS)
-	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/cpp/tsan.supp" ctest --output-on-failure
 
 test: build
 	@$(MAKE) --no-print-directory test-cpp test-python test-tsan

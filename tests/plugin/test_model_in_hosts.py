@@ -14,9 +14,9 @@ RATE, BUFFER, SECONDS = 48000, 512, 6.0
 MODEL_BLOCK, MODEL_RATE = 8192, 22050  # the shipped package's block (manifest: 16 latents x 512 samples)
 
 
-def expected_latency(buffer_size: int) -> int:
-    block = int(MODEL_BLOCK * RATE / MODEL_RATE + 0.5)
-    return 2 * block + int(0.005 * RATE + 0.5) + buffer_size
+def expected_latency(buffer_size: int, rate: int = RATE) -> int:
+    block = int(MODEL_BLOCK * rate / MODEL_RATE + 0.5)
+    return 2 * block + int(0.005 * rate + 0.5) + buffer_size
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,33 @@ def test_pedalboard_vst3_generates_from_guitar(vst3_path, clip, record_property)
     plugin.prompt_a = 3
     other = plugin(clip, RATE, buffer_size=BUFFER)
     assert not np.allclose(other, wet, atol=1e-4), "the prompt parameter had no effect"
+
+
+def hostile(frames: int, rate: int) -> np.ndarray:
+    """Silence, DC, full-scale noise, NaN/Inf and an absurd level, a quarter second each, then a tone."""
+    t = np.arange(frames) / rate
+    x = 0.3 * np.sin(2 * np.pi * 196.0 * t)
+    quarter = rate // 4
+    x[:quarter] = 0.0
+    x[quarter:2 * quarter] = 0.5
+    x[2 * quarter:3 * quarter] = np.random.default_rng(0).uniform(-1, 1, quarter)
+    x[3 * quarter:4 * quarter:2], x[3 * quarter + 1:4 * quarter:2] = np.nan, np.inf
+    x[4 * quarter:5 * quarter] = 1e30
+    return np.tile(x.astype(np.float32), (2, 1))
+
+
+def test_pedalboard_vst3_survives_rate_and_buffer_changes_and_hostile_input(vst3_path):
+    pedalboard = pytest.importorskip("pedalboard")
+    plugin = pedalboard.load_plugin(vst3_path)
+    plugin.mix, plugin.feedback = 1.0, 0.5
+    for rate, buffer in ((44100, 1), (96000, 8192), (48000, 37), (22050, 4096)):
+        audio = hostile(int(2.5 * rate), rate)
+        plugin(audio, rate, buffer_size=buffer)  # warm-up: pedalboard reads the latency before preparing
+        plugin.reset()
+        out = plugin(audio, rate, buffer_size=buffer)
+        assert np.isfinite(out).all(), (rate, buffer)
+        assert plugin.reported_latency_samples == expected_latency(buffer, rate)
+        assert np.abs(out[:, -rate // 2:]).max() > 1e-3, f"silent after the hostile part at {rate} Hz"
 
 
 def test_dawdreamer_vst3_generates_from_guitar(vst3_path, clip, record_property):

@@ -131,6 +131,18 @@ void checkConsistency(const ModelPackage& p) {
   for (int c = 0; c < ModelPackage::kControls; ++c) require(p.controlStd[c] > 0.0f, "control std must be > 0");
 }
 
+void readFixtures(ModelPackage& package, const json& manifest) {
+  if (!manifest.contains("fixtures")) return;
+  try {
+    const json& section = manifest.at("fixtures");
+    package.fixtures.folder = section.at("folder").get<std::string>();
+    for (const auto& graphName : section.at("graphs").get<std::vector<std::string>>())
+      package.fixtures.tolerance[graphName] = section.at("tolerance").at(graphName).get<double>();
+  } catch (const json::exception& error) {
+    throw PackageError(std::string("manifest.json fixtures section is malformed: ") + error.what());
+  }
+}
+
 }  // namespace
 
 std::string sha256File(const std::string& path) {
@@ -164,6 +176,7 @@ ModelPackage ModelPackage::load(const std::string& folder) {
   checkConsistency(package);
   readGraphs(package, manifest);
   readPrompts(package, manifest);
+  readFixtures(package, manifest);
   return package;
 }
 

@@ -43,11 +43,9 @@ std::map<std::string, StoredTensor> readSafetensors(const std::string& path) {
 }
 
 std::map<std::string, double> checkFixtures(const ModelPackage& package) {
-  const nlohmann::json manifest = nlohmann::json::parse(std::ifstream(package.path("manifest.json")));
-  const auto& section = manifest.at("fixtures");
   std::map<std::string, double> worst;
-  for (const auto& graphName : section.at("graphs").get<std::vector<std::string>>()) {
-    auto stored = readSafetensors(package.path(section.at("folder").get<std::string>() + "/" + graphName + ".safetensors"));
+  for (const auto& [graphName, tolerance] : package.fixtures.tolerance) {
+    auto stored = readSafetensors(package.path(package.fixtures.folder + "/" + graphName + ".safetensors"));
     OnnxGraph graph(package, graphName, SessionSettings{});
     std::vector<Ort::Value> inputs;
     for (const auto& input : graph.spec().inputs) {
@@ -72,7 +70,6 @@ std::map<std::string, double> checkFixtures(const ModelPackage& package) {
       error = std::max(error, difference / scale);
     }
     worst[graphName] = error;
-    const double tolerance = section.at("tolerance").at(graphName).get<double>();
     if (error > tolerance)
       throw PackageError(graphName + ": fixture error " + std::to_string(error) + " exceeds the tolerance " +
                          std::to_string(tolerance));

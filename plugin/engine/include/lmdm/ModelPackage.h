@@ -31,6 +31,12 @@ struct GraphSpec {
   std::vector<TensorSpec> inputs, outputs;
 };
 
+/** The golden fixtures the exporter wrote (manifest "fixtures"): folder, graphs, tolerance per graph. */
+struct FixtureSpec {
+  std::string folder;
+  std::map<std::string, double> tolerance;  // graph name -> max |error| / max(1, |expected|)
+};
+
 struct PromptPreset {
   std::string name, text;
   std::vector<float> embedding;
@@ -52,6 +58,7 @@ struct ModelPackage {
   float voicedThreshold = 0.5f;
   std::map<std::string, GraphSpec> graphs;
   std::vector<PromptPreset> prompts;
+  FixtureSpec fixtures;  // empty when the package has none
 
   /** Reads and checks the package in `folder`; throws PackageError. Allocates, does I/O. */
   static ModelPackage load(const std::string& folder);
