@@ -87,6 +87,7 @@ def plot(results: dict, path: Path) -> None:
         axis.bar(range(len(runs)), [r[key] for r in runs], color=["#999", "#4a7", "#37c", "#c73"])
         axis.set_xticks(range(len(runs)), [n.replace(" (", "\n(") for n in names], fontsize=7)
         axis.set_ylabel(label)
+    axes[0].set_ylim(top=1.25 * max(r["chain_ms"] for r in runs))  # room for the labels
     for i, r in enumerate(runs):
         if r["latent_rms"]:
             axes[0].annotate(f"latent RMS change\n{100 * r['latent_rms_change'] / r['latent_rms']:.1f} %",

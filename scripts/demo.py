@@ -1,8 +1,8 @@
 """The generative delay over the bundled guitar clip (`make demo`): dry, wet and mixed audio, a
 spectrogram and the latency report.
 
-Runs the headless host (build/lmdm_host) in real time, exactly as a sound card would call the plugin,
-with the shipped model package, wet only, then mixes dry and wet here (the host trims the reported
+Runs the headless host (build/lmdm_host) in real time, exactly as a sound card would call the plugin
+(its callback thread at real-time priority where the system grants it), with the shipped model package, wet only, then mixes dry and wet here (the host trims the reported
 latency, as a DAW does, so the two are aligned).
 """
 
@@ -59,7 +59,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     wet_path, report_path = args.out / "wet.wav", args.out / "latency_report.json"
     subprocess.run([str(args.host), "render", str(args.clip), str(wet_path), "--model", str(args.model),
-                    "--buffer", str(args.buffer), "--pace", "realtime", "--mix", "1", "--feedback", "0",
+                    "--buffer", str(args.buffer), "--pace", "realtime", "--rt-priority", "70", "--mix", "1", "--feedback", "0",
                     "--set", f"prompt_a={names.index(args.prompt)}", "--tail", "1", "--report", str(report_path)],
                    check=True)
     dry, rate = soundfile.read(args.clip, dtype="float32", always_2d=True)

@@ -13,7 +13,8 @@ def summarise(report: dict) -> str:
         f"latency (reported to the host): {report['latency_frames']} frames = {report['latency_ms']:.1f} ms; "
         f"block {report['block_frames']} frames",
         f"audio thread per callback: p50 {audio['p50']:.1f} us, p99 {audio['p99']:.1f} us, "
-        f"max {audio['max']:.1f} us (budget {report['callback_budget_us']:.0f} us)",
+        f"max {audio['max']:.1f} us (budget {report['callback_budget_us']:.0f} us, "
+        f"{report.get('callbacks_over_budget', '?')} over; thread {report.get('audio_thread_scheduling', '?')})",
         f"worker per block: p50 {worker['p50']:.3f} ms, p99 {worker['p99']:.3f} ms over {worker['count']} blocks",
         f"blocks played {report['blocks_played']}, missed {report['blocks_missed']}, "
         f"skipped {report['blocks_skipped']}, invalid {report['blocks_invalid']}",

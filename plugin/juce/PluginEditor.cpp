@@ -2,8 +2,6 @@
 
 namespace {
 
-juce::String toJuce(std::string_view text) { return juce::String(text.data(), text.size()); }
-
 constexpr int kRowHeight = 26;
 constexpr int kStatusHeight = 150;
 

@@ -10,8 +10,6 @@
 
 namespace {
 
-juce::String toJuce(std::string_view text) { return juce::String(text.data(), text.size()); }
-
 // The model package the plugin starts with: $LMDM_MODEL if set, else the one the build placed in the
 // bundle (beside the binary, or in the bundle's Resources folder).
 std::string defaultModelFolder() {

@@ -5,8 +5,12 @@
 
 #include <array>
 #include <atomic>
+#include <string_view>
 
 #include "lmdm/Engine.h"
+
+/** The engine's parameter keys and labels as JUCE strings. */
+inline juce::String toJuce(std::string_view text) { return juce::String(text.data(), static_cast<size_t>(text.size())); }
 
 class LmdmAudioProcessor final : public juce::AudioProcessor {
  public:
