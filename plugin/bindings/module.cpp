@@ -111,13 +111,16 @@ PYBIND11_MODULE(_engine, m) {
   m.doc() = "The LMDM real-time engine: the generative delay over a model package, or a plain block delay.";
 
   py::class_<Engine>(m, "Engine")
-      .def(py::init([](double blockSeconds, const std::optional<std::string>& model, int threads) {
+      .def(py::init([](double blockSeconds, const std::optional<std::string>& model, int threads,
+                       const std::string& provider) {
              if (model)
-               return std::make_unique<Engine>(std::make_unique<lmdm::LmdmProcessor>(*model, lmdm::SessionSettings{threads, "cpu"}));
+               return std::make_unique<Engine>(std::make_unique<lmdm::LmdmProcessor>(*model, lmdm::SessionSettings{threads, provider}));
              return std::make_unique<Engine>(std::make_unique<lmdm::PassThroughProcessor>(blockSeconds));
            }),
            py::arg("block_seconds") = 0.2, py::arg("model") = std::nullopt, py::arg("threads") = 1,
-           "model: a model package folder (the generative delay); without one, a plain block delay.")
+           py::arg("provider") = "cpu",
+           "model: a model package folder (the generative delay); without one, a plain block delay. provider: "
+           "cpu, cuda, coreml or directml (falls back to the CPU, saying why in model_status).")
       .def_property_readonly("model_status", [](const Engine& e) {
         const auto* lmdmProcessor = dynamic_cast<const lmdm::LmdmProcessor*>(&e.processor());
         return lmdmProcessor ? lmdmProcessor->status() : std::string();
@@ -143,6 +146,7 @@ PYBIND11_MODULE(_engine, m) {
       .def_property_readonly("block_samples", &lmdm::LmdmModel::blockSamples)
       .def_property_readonly("sample_rate", [](const lmdm::LmdmModel& m) { return m.package().sampleRate; })
       .def_property_readonly("provider", &lmdm::LmdmModel::provider)
+      .def_property_readonly("provider_note", &lmdm::LmdmModel::providerNote)
       .def_property_readonly("prompt_names", [](const lmdm::LmdmModel& m) {
         std::vector<std::string> names;
         for (const auto& p : m.package().prompts) names.push_back(p.name);
@@ -171,6 +175,10 @@ PYBIND11_MODULE(_engine, m) {
         return lmdm::checkFixtures(lmdm::ModelPackage::load(folder));
       }, py::arg("folder"), py::call_guard<py::gil_scoped_release>(),
       "Runs each graph on its golden fixture; returns the worst error per graph (PackageError beyond tolerance).");
+  m.def("selectable_providers", [] {
+    lmdm::OrtRuntime::load(lmdm::OrtRuntime::bundledLibraryPath());
+    return lmdm::selectableProviders();
+  }, "Execution providers this ONNX Runtime offers, as SessionSettings names ('cpu' first).");
   m.def("parameter_specs", &parameterSpecs, "The parameter table shared with the plugin.");
   m.def("encode_state", [](float mix, float feedback, bool bypass) {
     return py::bytes(lmdm::encodeState(lmdm::ParameterValues{mix, feedback, bypass}));

@@ -12,6 +12,11 @@ LmdmAudioProcessorEditor::LmdmAudioProcessorEditor(LmdmAudioProcessor& owner)
   for (const auto& spec : lmdm::kParameterSpecs) addControl(spec);
   loadModel_.onClick = [this] { chooseModel(); };
   addAndMakeVisible(loadModel_);
+  provider_.addItemList(LmdmAudioProcessor::selectableProviders(), 1);
+  provider_.setText(processor_.requestedProvider(), juce::dontSendNotification);
+  provider_.setTooltip("ONNX Runtime execution provider for the model (reloads it)");
+  provider_.onChange = [this] { chooseProvider(); };
+  addAndMakeVisible(provider_);
   status_.setJustificationType(juce::Justification::topLeft);
   status_.setFont(juce::Font(juce::Font::getDefaultMonospacedFontName(), 13.0f, juce::Font::plain));
   addAndMakeVisible(status_);
@@ -73,6 +78,11 @@ void LmdmAudioProcessorEditor::chooseModel() {
                         });
 }
 
+void LmdmAudioProcessorEditor::chooseProvider() {
+  loadError_ = processor_.setExecutionProvider(provider_.getText());
+  if (loadError_.isNotEmpty()) provider_.setText(processor_.requestedProvider(), juce::dontSendNotification);
+}
+
 void LmdmAudioProcessorEditor::timerCallback() {
   const auto stats = processor_.engine().stats();
   const double rate = processor_.getSampleRate();
@@ -104,6 +114,8 @@ void LmdmAudioProcessorEditor::resized() {
   auto area = getLocalBounds().reduced(12, 0);
   auto header = area.removeFromTop(40);
   loadModel_.setBounds(header.removeFromRight(130).reduced(0, 7));
+  header.removeFromRight(8);
+  provider_.setBounds(header.removeFromRight(100).reduced(0, 7));
   status_.setBounds(area.removeFromTop(kStatusHeight));
   const int columnWidth = area.getWidth() / 2;
   for (std::size_t i = 0; i < controls_.size(); ++i) {

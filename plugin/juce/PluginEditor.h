@@ -30,12 +30,14 @@ class LmdmAudioProcessorEditor final : public juce::AudioProcessorEditor, privat
   void timerCallback() override;
   void addControl(const lmdm::ParameterSpec& spec);
   void chooseModel();
+  void chooseProvider();
   juce::String promptName(double value) const;
   juce::String currentPrompt() const;
 
   LmdmAudioProcessor& processor_;
   std::vector<Control> controls_;
   juce::TextButton loadModel_{"Load model..."};
+  juce::ComboBox provider_;  // the execution providers this ONNX Runtime offers
   std::unique_ptr<juce::FileChooser> chooser_;
   juce::Label status_;
   juce::String loadError_;

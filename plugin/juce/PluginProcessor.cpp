@@ -22,7 +22,12 @@ std::string defaultModelFolder() {
   return here.getChildFile("model").getFullPathName().toStdString();
 }
 
-std::unique_ptr<lmdm::LmdmProcessor> makeProcessor(juce::String& runtimeStatus) {
+juce::String defaultProvider() {
+  const char* chosen = std::getenv("LMDM_PROVIDER");
+  return chosen ? juce::String(chosen) : juce::String("cpu");
+}
+
+std::unique_ptr<lmdm::LmdmProcessor> makeProcessor(juce::String& runtimeStatus, const juce::String& provider) {
   // The model needs ONNX Runtime; without it the processor reports why and passes audio through.
   try {
     const auto runtime = lmdm::OrtRuntime::load(lmdm::OrtRuntime::bundledLibraryPath());
@@ -30,7 +35,7 @@ std::unique_ptr<lmdm::LmdmProcessor> makeProcessor(juce::String& runtimeStatus) 
   } catch (const std::exception& error) {
     runtimeStatus = juce::String("ONNX Runtime unavailable: ") + error.what();
   }
-  return std::make_unique<lmdm::LmdmProcessor>(defaultModelFolder(), lmdm::SessionSettings{1, "cpu"});
+  return std::make_unique<lmdm::LmdmProcessor>(defaultModelFolder(), lmdm::SessionSettings{1, provider.toStdString()});
 }
 
 }  // namespace
@@ -40,7 +45,8 @@ LmdmAudioProcessor::LmdmAudioProcessor()
                          .withInput("Input", juce::AudioChannelSet::stereo(), true)
                          .withOutput("Output", juce::AudioChannelSet::stereo(), true)),
       parameters_(*this, nullptr, "LMDM", createLayout()),
-      engine_(makeProcessor(runtimeStatus_)) {
+      provider_(defaultProvider()),
+      engine_(makeProcessor(runtimeStatus_, provider_)) {
   for (const auto& spec : lmdm::kParameterSpecs)
     parameterValues_[static_cast<std::size_t>(spec.id)] = parameters_.getRawParameterValue(toJuce(spec.key));
 }
@@ -67,12 +73,37 @@ juce::AudioProcessorValueTreeState::ParameterLayout LmdmAudioProcessor::createLa
 }
 
 juce::String LmdmAudioProcessor::loadModel(const juce::File& folder) {
-  auto processor = std::make_unique<lmdm::LmdmProcessor>(folder.getFullPathName().toStdString(), lmdm::SessionSettings{1, "cpu"});
+  const juce::String error = loadPackage(folder, provider_);
+  if (error.isEmpty()) modelFolder_ = folder.getFullPathName();
+  return error;
+}
+
+juce::String LmdmAudioProcessor::setExecutionProvider(const juce::String& provider) {
+  if (provider == provider_) return {};
+  const juce::File folder(modelFolder_.isNotEmpty() ? modelFolder_ : juce::String(defaultModelFolder()));
+  const juce::String error = loadPackage(folder, provider);
+  if (error.isEmpty()) provider_ = provider;
+  return error;
+}
+
+juce::StringArray LmdmAudioProcessor::selectableProviders() {
+  juce::StringArray names;
+  try {
+    lmdm::OrtRuntime::load(lmdm::OrtRuntime::bundledLibraryPath());
+    for (const auto& name : lmdm::selectableProviders()) names.add(name);
+  } catch (const std::exception&) {
+    names.add("cpu");  // no runtime, no model: the choice changes nothing, the status says why
+  }
+  return names;
+}
+
+juce::String LmdmAudioProcessor::loadPackage(const juce::File& folder, const juce::String& provider) {
+  auto processor = std::make_unique<lmdm::LmdmProcessor>(folder.getFullPathName().toStdString(),
+                                                         lmdm::SessionSettings{1, provider.toStdString()});
   if (!processor->ready()) return processor->status();
   suspendProcessing(true);  // waits for the audio callback: the engine is swapped while nothing runs
   engineReady_ = false;
   engine_.setProcessor(std::move(processor));
-  modelFolder_ = folder.getFullPathName();
   if (getSampleRate() > 0.0) prepareToPlay(getSampleRate(), getBlockSize());
   suspendProcessing(false);
   updateHostDisplay(juce::AudioProcessorListener::ChangeDetails().withLatencyChanged(true));
@@ -147,7 +178,9 @@ void LmdmAudioProcessor::getStateInformation(juce::MemoryBlock& destData) {
   for (const auto& spec : lmdm::kParameterSpecs)
     lmdm::assign(values, spec.id, parameterValues_[static_cast<std::size_t>(spec.id)]->load());
   std::string state = lmdm::encodeState(values);
-  if (modelFolder_.isNotEmpty()) state += "model_folder=" + modelFolder_.toStdString() + "\n";  // ignored by decodeState
+  // Lines decodeState ignores: which package and provider this session used.
+  if (modelFolder_.isNotEmpty()) state += "model_folder=" + modelFolder_.toStdString() + "\n";
+  state += "provider=" + provider_.toStdString() + "\n";
   destData.replaceAll(state.data(), state.size());
 }
 
@@ -158,15 +191,24 @@ void LmdmAudioProcessor::setStateInformation(const void* data, int sizeInBytes) 
     auto* parameter = parameters_.getParameter(toJuce(spec.key));
     parameter->setValueNotifyingHost(parameter->convertTo0to1(lmdm::valueOf(decoded.values, spec.id)));
   }
-  // A package chosen in an earlier session comes back if it is still there.
-  if (decoded.recognised && data != nullptr && sizeInBytes > 0) {
-    const juce::String text(juce::CharPointer_UTF8(static_cast<const char*>(data)), static_cast<size_t>(sizeInBytes));
-    for (const auto& line : juce::StringArray::fromLines(text))
-      if (line.startsWith("model_folder=") && juce::File::isAbsolutePath(line.fromFirstOccurrenceOf("=", false, false))) {
-        const juce::File folder(line.fromFirstOccurrenceOf("=", false, false));
-        if (folder.getFullPathName() != modelFolder_ && folder.getChildFile("manifest.json").existsAsFile()) loadModel(folder);
-      }
+  // The provider, and a package chosen in an earlier session if it is still there, come back.
+  if (!decoded.recognised || data == nullptr || sizeInBytes <= 0) return;
+  const juce::String text(juce::CharPointer_UTF8(static_cast<const char*>(data)), static_cast<size_t>(sizeInBytes));
+  juce::String folderPath, provider;
+  for (const auto& line : juce::StringArray::fromLines(text)) {
+    if (line.startsWith("model_folder=")) folderPath = line.fromFirstOccurrenceOf("=", false, false);
+    if (line.startsWith("provider=")) provider = line.fromFirstOccurrenceOf("=", false, false);
   }
+  const bool newProvider = provider.isNotEmpty() && provider != provider_ && provider.containsOnly("abcdefghijklmnopqrstuvwxyz");
+  const bool newFolder = juce::File::isAbsolutePath(folderPath) && juce::File(folderPath).getFullPathName() != modelFolder_ &&
+                         juce::File(folderPath).getChildFile("manifest.json").existsAsFile();
+  if (newFolder) {  // one load with both
+    const juce::String previous = provider_;
+    if (newProvider) provider_ = provider;
+    if (loadModel(juce::File(folderPath)).isEmpty()) return;
+    provider_ = previous;
+  }
+  if (newProvider) setExecutionProvider(provider);
 }
 
 juce::AudioProcessorEditor* LmdmAudioProcessor::createEditor() { return new LmdmAudioProcessorEditor(*this); }

@@ -53,16 +53,25 @@ class LmdmAudioProcessor final : public juce::AudioProcessor {
   juce::String loadModel(const juce::File& folder);
   /** The ONNX Runtime execution provider running the model ("cpu", "cuda"), or "none". */
   juce::String executionProvider() const;
+  /** The provider asked for (saved with the session); it may have fallen back to "cpu", see modelStatus(). */
+  const juce::String& requestedProvider() const { return provider_; }
+  /** Message thread. Reloads the current package on `provider` ("cpu", "cuda", "coreml", "directml");
+      on failure keeps the running one and returns why. */
+  juce::String setExecutionProvider(const juce::String& provider);
+  /** The providers the bundled ONNX Runtime offers ("cpu" first; only "cpu" if it failed to load). */
+  static juce::StringArray selectableProviders();
   /** The prompt names of the running package (empty without a model). */
   juce::StringArray promptNames() const;
 
  private:
   static juce::AudioProcessorValueTreeState::ParameterLayout createLayout();
+  juce::String loadPackage(const juce::File& folder, const juce::String& provider);
 
   juce::AudioProcessorValueTreeState parameters_;
   std::array<std::atomic<float>*, lmdm::kParameterSpecs.size()> parameterValues_{};
   juce::String runtimeStatus_;  // written while engine_ is built, so declared before it
   juce::String modelFolder_;    // the package chosen with loadModel(), saved with the session
+  juce::String provider_;       // the execution provider asked for ($LMDM_PROVIDER, the editor, the session)
   lmdm::Engine engine_;
   std::atomic<bool> engineReady_{false};
 

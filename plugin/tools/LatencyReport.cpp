@@ -65,6 +65,7 @@ std::string toJson(const RunReport& r) {
       << "  \"input\": " << jsonString(r.input) << ",\n"
       << "  \"pace\": " << jsonString(r.pace) << ",\n"
       << "  \"processor\": " << jsonString(r.processor) << ",\n"
+      << "  \"provider\": " << jsonString(r.provider) << ",\n"
       << "  \"sample_rate\": " << r.sampleRate << ",\n"
       << "  \"channels\": " << r.channels << ",\n"
       << "  \"buffer_size\": " << r.bufferSize << ",\n"

@@ -19,6 +19,7 @@ Percentiles percentiles(std::vector<double> values);
 struct RunReport {
   std::string input;
   std::string processor;  // what made the wet signal: "pass-through ..." or "LMDM <package>"
+  std::string provider = "none";  // the execution provider running the model ("cpu", "cuda", ...)
   std::string pace;  // "realtime" (paced like a sound card) or "offline" (as fast as possible, no misses)
   double sampleRate = 0;
   int channels = 0;

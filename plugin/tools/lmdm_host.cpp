@@ -32,6 +32,8 @@ Renders INPUT through the LMDM engine into OUTPUT (WAV float, or FLAC by extensi
                       offline: as fast as possible, the engine waits for every block
   --model PACKAGE     run the generative delay with this model package (default: a plain block delay)
   --threads N         ONNX Runtime threads for the model (default 1)
+  --provider NAME     execution provider: cpu (default), cuda, coreml, directml; one this runtime
+                      lacks falls back to the CPU with a note on stderr
   --mix X --feedback X --bypass
                       parameter values (defaults from the plugin)
   --set KEY=VALUE     any parameter by its key (e.g. --set prompt_a=3 --set steps=4); repeatable
@@ -44,7 +46,7 @@ Renders INPUT through the LMDM engine into OUTPUT (WAV float, or FLAC by extensi
 )";
 
 struct Options {
-  std::string input, output, reportPath, model, pace = "realtime";
+  std::string input, output, reportPath, model, pace = "realtime", provider = "cpu";
   int buffer = 256, threads = 1, realtimePriority = 0;
   bool varying = false, keepLatency = false;
   double tailSeconds = 2.0, minSeconds = 0.0;
@@ -73,8 +75,9 @@ void setParameter(ParameterValues& values, const std::string& assignment) {
 
 std::unique_ptr<BlockProcessor> makeProcessor(const Options& o) {
   if (o.model.empty()) return std::make_unique<PassThroughProcessor>();
-  auto processor = std::make_unique<LmdmProcessor>(o.model, SessionSettings{o.threads, "cpu"});
+  auto processor = std::make_unique<LmdmProcessor>(o.model, SessionSettings{o.threads, o.provider});
   if (!processor->ready()) throw std::runtime_error(processor->status());
+  if (!processor->status().empty()) std::cerr << "lmdm_host: " << processor->status() << "\n";
   return processor;
 }
 
@@ -97,6 +100,7 @@ Options parseArguments(int argc, char** argv) {
     else if (flag == "--bypass") o.parameters.bypass = true;
     else if (flag == "--model") o.model = value();
     else if (flag == "--threads") o.threads = static_cast<int>(parseNumber(flag, value()));
+    else if (flag == "--provider") o.provider = value();
     else if (flag == "--set") setParameter(o.parameters, value());
     else if (flag == "--rt-priority") o.realtimePriority = static_cast<int>(parseNumber(flag, value()));
     else if (flag == "--tail") o.tailSeconds = parseNumber(flag, value());
@@ -135,6 +139,8 @@ tools::RunReport render(const Options& o, const tools::AudioData& in, tools::Aud
   tools::RunReport report;
   report.input = o.input;
   report.processor = engine.processor().name();
+  if (const auto* lmdm = dynamic_cast<const LmdmProcessor*>(&engine.processor()); lmdm && lmdm->model())
+    report.provider = lmdm->model()->provider();
   report.pace = o.pace;
   report.sampleRate = in.sampleRate;
   report.channels = channels;

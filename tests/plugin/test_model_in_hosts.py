@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from juce_vst3_state import component_state, with_component_state
 from lv2_run import run_lv2
 
 pytestmark = pytest.mark.with_model
@@ -81,6 +82,21 @@ def test_pedalboard_vst3_survives_rate_and_buffer_changes_and_hostile_input(vst3
         assert np.isfinite(out).all(), (rate, buffer)
         assert plugin.reported_latency_samples == expected_latency(buffer, rate)
         assert np.abs(out[:, -rate // 2:]).max() > 1e-3, f"silent after the hostile part at {rate} Hz"
+
+
+def test_the_provider_is_saved_and_an_absent_one_falls_back_to_the_cpu(vst3_path, clip):
+    pedalboard = pytest.importorskip("pedalboard")
+    plugin = pedalboard.load_plugin(vst3_path)
+    plugin.mix, plugin.feedback = 1.0, 0.0
+    state = component_state(plugin.raw_state)
+    assert b"provider=cpu\n" in state
+    plugin.raw_state = with_component_state(state.replace(b"provider=cpu", b"provider=directml"))
+    short = clip[:, : 2 * RATE]
+    plugin(short, RATE, buffer_size=BUFFER)  # warm-up (latency read before preparing)
+    plugin.reset()
+    out = plugin(short, RATE, buffer_size=BUFFER)
+    assert np.isfinite(out).all() and not np.allclose(out, short, atol=1e-3), "the model stopped"
+    assert b"provider=directml\n" in component_state(plugin.raw_state)  # kept for a machine that has it
 
 
 def test_dawdreamer_vst3_generates_from_guitar(vst3_path, clip, record_property):

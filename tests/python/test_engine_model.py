@@ -67,6 +67,18 @@ def test_absurd_levels_are_bounded_before_the_features(engine_module, package):
         assert np.abs(actual - expected).max() <= 1e-3 * max(1.0, np.abs(expected).max())
 
 
+def test_providers_fall_back_to_the_cpu_with_the_reason(engine_module, package):
+    offered = engine_module.selectable_providers()
+    assert offered[0] == "cpu"
+    for provider, reason in (("cuda", "no CUDAExecutionProvider"), ("coreml", "no CoreMLExecutionProvider"),
+                             ("directml", "no DmlExecutionProvider"), ("tpu", "unknown execution provider 'tpu'")):
+        if provider in offered:
+            continue  # a runtime with that accelerator: nothing to fall back from
+        model = engine_module.LmdmModel(str(package[0]), provider=provider)
+        assert model.provider == "cpu" and reason in model.provider_note
+        assert np.isfinite(model.process(np.zeros(model.block_samples, np.float32))).all()
+
+
 def broken(package, tmp_path, damage) -> str:
     folder = tmp_path / "broken"
     shutil.copytree(package[0], folder)

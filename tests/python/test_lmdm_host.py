@@ -69,6 +69,14 @@ def test_model_render_runs_the_generative_delay(build_info, guitar_clip, package
     assert not np.array_equal(results[0], results[3])  # the prompt parameter reaches the model
 
 
+def test_an_absent_provider_falls_back_to_the_cpu_and_says_so(build_info, guitar_clip, package, tmp_path):
+    result = run_host(build_info, "render", guitar_clip, tmp_path / "o.wav", "--model", package[0], "--pace", "offline",
+                      "--provider", "directml", "--tail", "0")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["provider"] == "cpu"
+    assert "directml was asked for but this ONNX Runtime has no DmlExecutionProvider" in result.stderr
+
+
 def test_model_errors_are_clear(build_info, guitar_clip, package, tmp_path):
     result = run_host(build_info, "render", guitar_clip, tmp_path / "o.wav", "--model", tmp_path)
     assert result.returncode != 0 and "manifest.json" in result.stderr

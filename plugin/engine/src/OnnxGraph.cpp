@@ -6,6 +6,39 @@
 namespace lmdm {
 namespace {
 
+/** The accelerators a host may ask for: our name, ONNX Runtime's provider name, and how to append it. */
+struct ProviderChoice {
+  const char* key;
+  const char* ortName;
+  const char* genericName;  // for SessionOptions::AppendExecutionProvider(name); nullptr: CUDA's typed call
+};
+constexpr ProviderChoice kProviderChoices[] = {
+    {"cuda", "CUDAExecutionProvider", nullptr},
+    {"coreml", "CoreMLExecutionProvider", "CoreML"},
+    {"directml", "DmlExecutionProvider", "DML"},
+};
+
+const ProviderChoice* findChoice(const std::string& key) {
+  for (const auto& choice : kProviderChoices)
+    if (key == choice.key) return &choice;
+  return nullptr;
+}
+
+bool offered(const ProviderChoice& choice) {
+  const auto providers = availableProviders();
+  return std::find(providers.begin(), providers.end(), choice.ortName) != providers.end();
+}
+
+Ort::SessionOptions baseOptions(const SessionSettings& settings) {
+  Ort::SessionOptions options;
+  options.SetIntraOpNumThreads(std::max(1, settings.threads));
+  options.SetInterOpNumThreads(1);
+  options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+  // Idle pool threads sleep instead of spinning: the host's audio and UI threads share the cores.
+  options.AddConfigEntry("session.intra_op.allow_spinning", "0");
+  return options;
+}
+
 std::string shapeText(const std::vector<long long>& shape) {
   std::string text = "[";
   for (std::size_t i = 0; i < shape.size(); ++i)
@@ -43,35 +76,47 @@ Ort::Env& ortEnvironment() {
 
 std::vector<std::string> availableProviders() { return Ort::GetAvailableProviders(); }
 
+std::vector<std::string> selectableProviders() {
+  std::vector<std::string> names{"cpu"};
+  for (const auto& choice : kProviderChoices)
+    if (offered(choice)) names.emplace_back(choice.key);
+  return names;
+}
+
 OnnxGraph::OnnxGraph(const ModelPackage& package, const std::string& graphName, const SessionSettings& settings)
     : spec_(package.graph(graphName)) {
-  Ort::SessionOptions options;
-  options.SetIntraOpNumThreads(std::max(1, settings.threads));
-  options.SetInterOpNumThreads(1);
-  options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
-  // Idle pool threads sleep instead of spinning: the host's audio and UI threads share the cores.
-  options.AddConfigEntry("session.intra_op.allow_spinning", "0");
+  createSession(package.path(spec_.file), settings);
+  checkSignature(graphName);
+  for (const auto& input : spec_.inputs) inputNames_.push_back(input.name.c_str());
+  for (const auto& output : spec_.outputs) outputNames_.push_back(output.name.c_str());
+}
+
+void OnnxGraph::createSession(const std::string& file, const SessionSettings& settings) {
   provider_ = "cpu";
-  if (settings.executionProvider == "cuda") {
-    const auto providers = availableProviders();
-    if (std::find(providers.begin(), providers.end(), "CUDAExecutionProvider") != providers.end()) {
-      OrtCUDAProviderOptions cuda{};
-      options.AppendExecutionProvider_CUDA(cuda);
-      provider_ = "cuda";
-    } else {
-      providerNote_ = "CUDA was asked for but this ONNX Runtime has no CUDA provider; running on the CPU";
+  const ProviderChoice* choice = findChoice(settings.executionProvider);
+  if (choice && offered(*choice)) {
+    // An offered provider can still fail to start (no device, driver or library): then the CPU runs it.
+    try {
+      Ort::SessionOptions options = baseOptions(settings);
+      if (choice->genericName) options.AppendExecutionProvider(choice->genericName);
+      else options.AppendExecutionProvider_CUDA(OrtCUDAProviderOptions{});
+      session_ = Ort::Session(ortEnvironment(), file.c_str(), options);
+      provider_ = choice->key;
+      return;
+    } catch (const Ort::Exception& error) {
+      providerNote_ = std::string(choice->key) + " could not start (" + error.what() + "); running on the CPU";
     }
+  } else if (choice) {
+    providerNote_ = std::string(choice->key) + " was asked for but this ONNX Runtime has no " + choice->ortName +
+                    "; running on the CPU";
   } else if (settings.executionProvider != "cpu") {
     providerNote_ = "unknown execution provider '" + settings.executionProvider + "'; running on the CPU";
   }
   try {
-    session_ = Ort::Session(ortEnvironment(), package.path(spec_.file).c_str(), options);
+    session_ = Ort::Session(ortEnvironment(), file.c_str(), baseOptions(settings));
   } catch (const Ort::Exception& error) {
     throw PackageError(spec_.file + " could not be loaded by ONNX Runtime: " + error.what());
   }
-  checkSignature(graphName);
-  for (const auto& input : spec_.inputs) inputNames_.push_back(input.name.c_str());
-  for (const auto& output : spec_.outputs) outputNames_.push_back(output.name.c_str());
 }
 
 void OnnxGraph::checkSignature(const std::string& graphName) {

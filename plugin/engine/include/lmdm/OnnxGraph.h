@@ -16,7 +16,9 @@ namespace lmdm {
 
 struct SessionSettings {
   int threads = 1;
-  std::string executionProvider = "cpu";  // "cpu" or "cuda" (falls back to cpu, see OnnxGraph::provider)
+  /** "cpu", "cuda", "coreml" or "directml"; one this runtime lacks, or that fails to start, falls back
+      to the CPU with a note (OnnxGraph::providerNote). */
+  std::string executionProvider = "cpu";
 };
 
 /** The process-wide ONNX Runtime environment (OrtRuntime::load must have run). */
@@ -24,6 +26,9 @@ Ort::Env& ortEnvironment();
 
 /** Execution providers this ONNX Runtime library offers, e.g. {"CUDAExecutionProvider", "CPUExecutionProvider"}. */
 std::vector<std::string> availableProviders();
+
+/** The SessionSettings::executionProvider names this runtime offers, "cpu" first (for a host's menu). */
+std::vector<std::string> selectableProviders();
 
 class OnnxGraph {
  public:
@@ -39,6 +44,7 @@ class OnnxGraph {
 
  private:
   void checkSignature(const std::string& graphName);
+  void createSession(const std::string& file, const SessionSettings& settings);
 
   GraphSpec spec_;
   std::string provider_, providerNote_;
