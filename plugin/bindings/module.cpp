@@ -155,7 +155,8 @@ PYBIND11_MODULE(_engine, m) {
       .def("prompt_embedding", [](const lmdm::LmdmModel& m, std::size_t index) {
         return copyOf(m.package().prompts.at(index).embedding, {static_cast<py::ssize_t>(m.package().textDim)});
       })
-      .def("restart", &lmdm::LmdmModel::restart, py::arg("seed"), py::call_guard<py::gil_scoped_release>())
+      .def("restart", &lmdm::LmdmModel::restart, py::arg("seed"), py::arg("keep_decoder_state") = false,
+           py::call_guard<py::gil_scoped_release>())
       .def("set_settings", [](lmdm::LmdmModel& m, int steps, float guidance, std::array<bool, 3> follow, int smoothing) {
              m.setSettings(lmdm::GenerationSettings{steps, guidance, follow, smoothing});
            }, py::arg("steps") = 0, py::arg("guidance") = -1.0f, py::arg("follow") = std::array<bool, 3>{true, true, true},

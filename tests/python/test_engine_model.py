@@ -44,6 +44,23 @@ def test_engine_is_seeded_and_restartable(engine_module, package):
     assert not np.array_equal(engine.process(block), first[0])
 
 
+def test_a_restart_can_keep_the_decoder_state_so_the_audio_continues(engine_module, package):
+    # The plugin restarts the stream when the seed changes mid-performance; keeping the VAE decoder's
+    # state continues the old audio's overlap-add tail instead of starting the new stream from zero.
+    block = guitar_like(engine_module.LmdmModel(str(package[0])).block_samples, notes=5, period=1 / 3)
+    outputs = {}
+    for keep in (False, True):
+        engine = engine_module.LmdmModel(str(package[0]))
+        for _ in range(2):
+            engine.process(block)
+        engine.restart(1, keep_decoder_state=keep)
+        outputs[keep] = engine.process(block)
+    fresh = engine_module.LmdmModel(str(package[0]))
+    fresh.restart(1)
+    np.testing.assert_array_equal(outputs[False], fresh.process(block))  # a full restart is a fresh stream
+    assert not np.array_equal(outputs[True], outputs[False])
+
+
 def test_engine_cleans_non_finite_input_and_checks_sizes(engine_module, package):
     engine = engine_module.LmdmModel(str(package[0]))
     block = guitar_like(engine.block_samples, notes=5, period=1 / 3)

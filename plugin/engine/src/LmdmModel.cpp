@@ -140,12 +140,13 @@ void LmdmModel::setPrompt(const float* embedding) {
   }
 }
 
-void LmdmModel::restart(std::uint64_t seed) {
+void LmdmModel::restart(std::uint64_t seed, bool keepDecoderState) {
   const ModelPackage& p = *package_;
   noise_.reset(seed);
   cache_.reset();
   std::fill(history_.begin(), history_.end(), 0.0f);
-  for (auto& state : decoderState_) std::fill(state.begin(), state.end(), 0.0f);
+  if (!keepDecoderState)
+    for (auto& state : decoderState_) std::fill(state.begin(), state.end(), 0.0f);
   std::fill(contextValues_.begin(), contextValues_.end(), 0.0f);
   std::fill(contextPresent_.begin(), contextPresent_.end(), 0.0f);
   std::copy(p.startLatents.begin(), p.startLatents.end(), contextLatents_.begin());

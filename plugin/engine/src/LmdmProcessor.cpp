@@ -81,7 +81,7 @@ void LmdmProcessor::apply(const ParameterValues& values) {
   settings.smoothing = static_cast<int>(values[ParameterId::Smoothing]);
   model_->setSettings(settings);
   if (first || values[ParameterId::Seed] != applied_[ParameterId::Seed])
-    model_->restart(static_cast<std::uint64_t>(values[ParameterId::Seed]));
+    model_->restart(static_cast<std::uint64_t>(values[ParameterId::Seed]), /*keepDecoderState=*/!first);
   const auto& prompts = model_->package().prompts;
   const auto slot = [&](ParameterId id) {
     return std::clamp(static_cast<int>(values[id]), 0, static_cast<int>(prompts.size()) - 1);

@@ -42,8 +42,11 @@ class LmdmModel {
   const std::string& provider() const { return denoiser_.provider(); }
   const std::string& providerNote() const { return denoiser_.providerNote(); }
 
-  /** Starts a new stream: start context, empty cache, decoder state and input history zero, noise from `seed`. */
-  void restart(std::uint64_t seed);
+  /** Starts a new stream: start context, empty cache, input history zero, noise from `seed`. The VAE
+      decoder's state is zeroed too, unless `keepDecoderState`: then the new stream's audio continues
+      the old one's last samples (its overlap-add tail) instead of jumping to a fresh start — no click
+      when the seed changes mid-performance. */
+  void restart(std::uint64_t seed, bool keepDecoderState = false);
   /** Takes effect at the next block. */
   void setSettings(const GenerationSettings& settings);
   /** textDim numbers (copied), or nullptr for no prompt. */
