@@ -5,7 +5,7 @@
 
 namespace lmdm::tools {
 
-/** Asks for SCHED_FIFO at `priority` for the calling thread. Returns what the thread got, e.g.
+/** Allocates (the text). Asks for SCHED_FIFO at `priority` for the calling thread. Returns what the thread got, e.g.
     "SCHED_FIFO 70" or "SCHED_OTHER (SCHED_FIFO refused: Operation not permitted)". */
 std::string requestRealtimePriority(int priority);
 

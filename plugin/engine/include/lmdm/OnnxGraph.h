@@ -27,7 +27,7 @@ Ort::Env& ortEnvironment();
 /** Execution providers this ONNX Runtime library offers, e.g. {"CUDAExecutionProvider", "CPUExecutionProvider"}. */
 std::vector<std::string> availableProviders();
 
-/** The SessionSettings::executionProvider names this runtime offers, "cpu" first (for a host's menu). */
+/** Allocates. The SessionSettings::executionProvider names this runtime offers, "cpu" first (for a host's menu). */
 std::vector<std::string> selectableProviders();
 
 class OnnxGraph {
