@@ -9,6 +9,7 @@ import soundfile as sf
 
 from juce_vst3_state import component_state, with_component_state
 from lv2_run import run_lv2
+from signals import envelope_db
 
 pytestmark = pytest.mark.with_model
 RATE, BUFFER, SECONDS = 48000, 512, 6.0
@@ -27,16 +28,11 @@ def clip(guitar_clip) -> np.ndarray:
     return np.tile(audio[: int(SECONDS * RATE)], (2, 1))
 
 
-def envelope_db(audio: np.ndarray, hop: int = RATE // 20) -> np.ndarray:
-    frames = audio[: len(audio) // hop * hop].reshape(-1, hop)
-    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
-
-
 def check_generation(dry: np.ndarray, wet: np.ndarray) -> float:
     """wet is aligned with dry (latency removed). Returns the loudness-envelope correlation."""
     assert np.isfinite(wet).all()
     assert not np.allclose(wet, dry, atol=1e-3), "the output is the input: the model did not run"
-    a, b = envelope_db(dry[0]), envelope_db(wet[0])
+    a, b = envelope_db(dry[0], RATE // 20), envelope_db(wet[0], RATE // 20)
     playing = a > a.max() - 40
     assert b[playing].max() > -60, "silent where the guitar plays"
     return float(np.corrcoef(a[playing], b[playing])[0, 1])
