@@ -43,6 +43,7 @@ void LmdmAudioProcessorEditor::addControl(const lmdm::ParameterSpec& spec) {
     addAndMakeVisible(*control.label);
     addAndMakeVisible(*control.slider);
     control.sliderAttachment = std::make_unique<juce::AudioProcessorValueTreeState::SliderAttachment>(state, key, *control.slider);
+    if (!spec.unit.empty()) control.slider->setTextValueSuffix(" " + toJuce(spec.unit));
     if (spec.id == lmdm::ParameterId::PromptA || spec.id == lmdm::ParameterId::PromptB) {
       control.slider->textFromValueFunction = [this](double value) { return promptName(value); };
       control.slider->updateText();

@@ -66,8 +66,9 @@ juce::AudioProcessorValueTreeState::ParameterLayout LmdmAudioProcessor::createLa
     else
       layout.add(std::make_unique<juce::AudioParameterFloat>(
           id, toJuce(spec.label), juce::NormalisableRange<float>(spec.minValue, spec.maxValue), spec.defaultValue,
-          juce::AudioParameterFloatAttributes().withStringFromValueFunction(
-              [](float value, int) { return juce::String(value, 2); })));
+          juce::AudioParameterFloatAttributes()
+              .withStringFromValueFunction([](float value, int) { return juce::String(value, 2); })
+              .withLabel(toJuce(spec.unit))));
   }
   return layout;
 }

@@ -24,7 +24,8 @@ def test_parameters_are_described(vst3_path):
     _, plugin, _engine = render(vst3_path, np.zeros((2, 512), np.float32), 48000, 256)
     names = [p["name"] for p in plugin.get_parameters_description()]
     assert names == ["Mix", "Feedback", "Bypass", "Prompt A", "Prompt B", "Morph", "Guidance", "Steps",
-                     "Follow loudness", "Follow brightness", "Follow pitch", "Smoothing", "Seed", "Freeze", "Continue"]
+                     "Follow loudness", "Follow brightness", "Follow pitch", "Smoothing", "Seed", "Freeze", "Continue",
+                     "Wet gain"]
 
 
 @pytest.mark.parametrize("sample_rate,buffer_size", [(44100, 128), (48000, 512), (96000, 2048)])

@@ -34,7 +34,8 @@ def test_loads_with_the_expected_parameters(plugin):
     assert plugin.name == "LMDM"
     assert set(plugin.parameters) == {"mix", "feedback", "bypass", "prompt_a", "prompt_b", "morph", "guidance",
                                       "steps", "follow_loudness", "follow_brightness", "follow_pitch",
-                                      "smoothing", "seed", "freeze", "continue"}
+                                      "smoothing", "seed", "freeze", "continue",
+                                      "wet_gain_db"}  # pedalboard appends the unit to the name
     assert plugin.mix == pytest.approx(0.5) and plugin.feedback == pytest.approx(0.35) and not plugin.bypass
 
 

@@ -52,6 +52,17 @@ def test_feedback_echoes_every_latency_period(engine_module):
     np.testing.assert_allclose(out[peaks], [1.0, 0.5, 0.25, 0.125], rtol=1e-6)
 
 
+def test_wet_gain_scales_the_output_not_the_feedback(engine_module):
+    engine = make_engine(engine_module, 48000, 256, 1, feedback=0.5, wet_gain=20 * np.log10(2.0))
+    latency = engine.latency_frames
+    impulse = np.zeros((1, 3 * latency + 10), np.float32)
+    impulse[0, 3] = 1.0
+    out = run(engine, impulse, [256])[0]
+    peaks = np.flatnonzero(np.abs(out) > 1e-6)
+    np.testing.assert_array_equal(peaks, [3 + k * latency for k in (1, 2, 3)])
+    np.testing.assert_allclose(out[peaks], [2.0, 1.0, 0.5], rtol=1e-5)  # echoes still halve each round
+
+
 def test_latency_depends_on_block_and_host_buffer_only(engine_module):
     engine = make_engine(engine_module, 48000, 512, 2)
     fade = round(0.005 * 48000)
@@ -73,6 +84,6 @@ def test_parameter_table_matches_plugin_defaults(engine_module):
     specs = {s["key"]: s for s in engine_module.parameter_specs()}
     assert set(specs) == {"mix", "feedback", "bypass", "prompt_a", "prompt_b", "morph", "guidance", "steps",
                           "follow_loudness", "follow_brightness", "follow_pitch", "smoothing", "seed", "freeze",
-                          "continue"}
+                          "continue", "wet_gain"}
     assert specs["feedback"]["max"] < 1.0  # the loop must decay
     assert specs["bypass"]["toggle"]

@@ -83,6 +83,7 @@ void Engine::prepare(double sampleRate, int maxBlockSize, int channels) {
   mix_.reset(mixTarget_.load(), ramp);
   feedback_.reset(feedbackTarget_.load(), ramp);
   bypass_.reset(bypassTarget_.load() ? 1.0f : 0.0f, ramp);
+  wetGain_.reset(wetGainTarget(), ramp);
 
   blocksPlayed_ = blocksMissed_ = blocksSkipped_ = blocksInvalid_ = 0;
   lastWorkerMillis_ = 0.0f;
@@ -119,6 +120,11 @@ float Engine::parameter(ParameterId id) const {
     case ParameterId::Bypass: return bypassTarget_.load() ? 1.0f : 0.0f;
     default: return modelParameters_[static_cast<std::size_t>(id)].load(std::memory_order_relaxed);
   }
+}
+
+float Engine::wetGainTarget() const {
+  const float decibels = modelParameters_[static_cast<std::size_t>(ParameterId::WetGain)].load(std::memory_order_relaxed);
+  return std::pow(10.0f, decibels / 20.0f);
 }
 
 void Engine::setParameters(const ParameterValues& values) {
@@ -299,6 +305,7 @@ void Engine::processChunk(const float* const* input, float* const* output, int f
   mix_.setTarget(mixTarget_.load(std::memory_order_relaxed));
   feedback_.setTarget(feedbackTarget_.load(std::memory_order_relaxed));
   bypass_.setTarget(bypassTarget_.load(std::memory_order_relaxed) ? 1.0f : 0.0f);
+  wetGain_.setTarget(wetGainTarget());
   const std::int64_t writtenBefore = framesProcessed_;
 
   for (int i = 0; i < frames; ++i, ++framesProcessed_) {
@@ -307,7 +314,7 @@ void Engine::processChunk(const float* const* input, float* const* output, int f
     const int offset = static_cast<int>(wetFrame - block * blockFrames_);
     advanceBlockState(block, offset);
     const float availability = wetAvailability(offset);
-    const float mix = mix_.next(), feedback = feedback_.next(), bypass = bypass_.next();
+    const float mix = mix_.next(), feedback = feedback_.next(), bypass = bypass_.next(), wetGain = wetGain_.next();
     const std::size_t dryWrite = static_cast<std::size_t>(framesProcessed_ % dryLineFrames_);
     const std::size_t dryRead = static_cast<std::size_t>(wetFrame >= 0 ? wetFrame % dryLineFrames_ : 0);
     const float* slot = currentSlot_ >= 0 ? slots_[currentSlot_].samples.data() : nullptr;
@@ -319,9 +326,11 @@ void Engine::processChunk(const float* const* input, float* const* output, int f
       const float dry = wetFrame >= 0 ? line[dryRead] : 0.0f;
       const float generated = slot ? slot[static_cast<std::size_t>(c) * blockFrames_ + offset] : 0.0f;
       const float wet = availability * generated + (1.0f - availability) * dry;
+      // The wet gain scales what the model made, not the dry stand-in of a missed block nor the feedback.
+      const float heard = availability * wetGain * generated + (1.0f - availability) * dry;
       line[dryWrite] = x;
       send_[static_cast<std::size_t>(c) * maxBlockSize_ + i] = x + (1.0f - bypass) * feedback * wet;
-      output[c][i] = (1.0f - bypass) * ((1.0f - mix) * dry + mix * wet) + bypass * dry;
+      output[c][i] = (1.0f - bypass) * ((1.0f - mix) * dry + mix * heard) + bypass * dry;
     }
   }
 

@@ -97,6 +97,7 @@ class Engine {
 
   // Audio-thread helpers.
   void processChunk(const float* const* input, float* const* output, int frames);
+  float wetGainTarget() const;  // the wet gain parameter as a linear factor
   void advanceBlockState(std::int64_t block, int offset);
   bool acquireBlock(std::int64_t block);
   float wetAvailability(int offset) const;
@@ -142,7 +143,7 @@ class Engine {
   int dryLineFrames_ = 0;
   std::vector<float> send_;     // planar, maxBlockSize per channel: input + feedback, to the worker
   std::vector<const float*> sendPtrs_;
-  SmoothedValue mix_, feedback_, bypass_;
+  SmoothedValue mix_, feedback_, bypass_, wetGain_;
 };
 
 }  // namespace lmdm

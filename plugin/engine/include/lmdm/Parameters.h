@@ -16,6 +16,7 @@ enum class ParameterId {
   PromptA, PromptB, Morph, Guidance, Steps,
   FollowLoudness, FollowBrightness, FollowPitch, Smoothing,
   Seed, Freeze, Continue,
+  WetGain,
 };
 
 struct ParameterSpec {
@@ -27,11 +28,12 @@ struct ParameterSpec {
   float defaultValue;
   bool isToggle;
   bool isInteger = false;
+  std::string_view unit = "";  // shown beside the value, e.g. "dB"
 };
 
 inline constexpr int kMaxPrompts = 16;  // prompt slots a parameter can name; a package may fill fewer
 
-inline constexpr std::array<ParameterSpec, 15> kParameterSpecs{{
+inline constexpr std::array<ParameterSpec, 16> kParameterSpecs{{
     {ParameterId::Mix, "mix", "Mix", 0.0f, 1.0f, 0.5f, false},
     // Below 1 so the feedback loop always decays.
     {ParameterId::Feedback, "feedback", "Feedback", 0.0f, 0.95f, 0.35f, false},
@@ -51,6 +53,9 @@ inline constexpr std::array<ParameterSpec, 15> kParameterSpecs{{
     {ParameterId::Freeze, "freeze", "Freeze", 0.0f, 1.0f, 0.0f, true},
     // Continue: no control follows the input; the model keeps playing from its own context.
     {ParameterId::Continue, "continue", "Continue", 0.0f, 1.0f, 0.0f, true},
+    // Level of the generated signal in the output (not in the feedback path): the model plays at its
+    // training data's level, often well below a guitar's.
+    {ParameterId::WetGain, "wet_gain", "Wet gain", -24.0f, 24.0f, 0.0f, false, false, "dB"},
 }};
 
 inline constexpr int kParameterCount = static_cast<int>(kParameterSpecs.size());
