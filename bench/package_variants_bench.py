@@ -27,7 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import onnxruntime  # noqa: E402
 
-from onnx_chain_bench import onnx_times  # noqa: E402
+from onnx_chain_bench import block_chain_ms, onnx_times  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "export"))
@@ -55,12 +55,6 @@ def load_ms(folder: Path, manifest: dict, threads: int, repeats: int = 5) -> flo
     return sorted(totals)[len(totals) // 2]
 
 
-def chain_ms(graph_ms: dict[str, float], steps: int) -> float:
-    """features + context_encoder + S x (timestep + denoiser) + vae_decoder, as the engine runs a block."""
-    return (graph_ms["features"] + graph_ms["context_encoder"] + steps * (graph_ms["timestep"] + graph_ms["denoiser"])
-            + graph_ms["vae_decoder"])
-
-
 def measure(model: Path, vae: Path, folder: Path, precision: str, optimize: bool, threads: int, repeats: int) -> dict:
     export_lmdm(model, vae, folder, 64, 16, 8, 2.0, precision, optimize)
     manifest = check_package(folder)
@@ -69,8 +63,8 @@ def measure(model: Path, vae: Path, folder: Path, precision: str, optimize: bool
     change = manifest.get("precision", {})
     return {"precision": precision, "optimised": optimize, "megabytes": package_megabytes(folder),
             "load_ms": load_ms(folder, manifest, threads), "graph_ms": graph_ms,
-            "chain_ms": chain_ms(graph_ms, steps),
-            "chain_rtf": chain_ms(graph_ms, steps) / (manifest["stream"]["block_frames"] / manifest["latent"]["rate"] * 1e3),
+            "chain_ms": block_chain_ms(graph_ms, steps),
+            "chain_rtf": block_chain_ms(graph_ms, steps) / (manifest["stream"]["block_frames"] / manifest["latent"]["rate"] * 1e3),
             "latent_rms_change": change.get("latent_rms_change", 0.0),
             "latent_max_abs_change": change.get("latent_max_abs_change", 0.0),
             "latent_rms": change.get("latent_rms"),
