@@ -133,11 +133,20 @@ def reduce_precision(out: Path, graphs: dict[str, Path], precision: str, measure
         return {"precision": precision, "type": description} | measure(fp32, out)
 
 
+START_CONTEXTS = ("nothing", "silence")
+
+
 def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames: int, block_frames: int,
-                steps: int, guidance: float, precision: str = "fp32", optimize: bool = True) -> dict:
+                steps: int, guidance: float, precision: str = "fp32", optimize: bool = True,
+                start: str = "nothing") -> dict:
     """Write and validate a model package: DiT graphs in fp32, or int8 / fp16 with the quality change
-    measured; every graph optimised offline unless `optimize` is off."""
+    measured; every graph optimised offline unless `optimize` is off. `start`: the context a stream
+    starts from: "nothing" (block-causal models fine-tuned with context dropout generate the first
+    block from the controls and the prompt alone, and the cache fills block by block) or "silence"
+    (C frames of the VAE's latents of silence, which a model without context dropout needs)."""
     model, stats = load_dit(model_folder)
+    if start == "nothing" and model.config.variant != "blockcausal":
+        raise SystemExit("--start nothing needs a blockcausal model (encdec always encodes C context frames)")
     vae = load_vae(vae_folder)
     if model.config.variant not in ("encdec", "blockcausal"):
         raise SystemExit(f"only the cached variants are packaged (encdec, blockcausal), not {model.config.variant}")
@@ -151,6 +160,7 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
         quantization = reduce_precision(out, graphs, precision, lambda fp32, reduced: precision_change(
             fp32, reduced, model, context_frames, block_frames, steps, guidance))
     silence, _ = vae.encode(torch.zeros(1, context_frames * vae.config.samples_per_latent))
+    start_latents = normalise_latents(silence[0].T, stats).tolist() if start == "silence" else []
     embeddings = embed_texts(list(PROMPTS.values()))
     bank = [{"name": name, "text": text, "embedding": [round(float(x), 7) for x in vector]}
             for (name, text), vector in zip(PROMPTS.items(), embeddings)]
@@ -167,7 +177,7 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
         "stream": {"variant": c.variant, "context_frames": context_frames, "block_frames": block_frames,
                    "default_steps": steps, "time_grid": time_grid(steps), "time_shift": 1.0, "solver": "euler",
                    "default_guidance": guidance, "guidance_batch": ["conditional", "unconditional"],
-                   "start_latents": normalise_latents(silence[0].T, stats).tolist()},
+                   "start_latents": start_latents},
         "kv": {"layers": c.layers, "heads": c.heads, "head_dim": c.head_dim, "max_frames": context_frames,
                "layout": ["layers", "batch", "heads", "frames", "head_dim"], "positions": "absolute frame index"},
         "controls": {"names": list(CONTROL_NAMES), "frame_rate": v.latent_rate, "hop": ControlConfig().hop,
@@ -226,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     lmdm.add_argument("--precision", choices=("fp32", *PRECISIONS), default="fp32",
                       help="DiT graphs: int8 (CPU) or fp16 (GPU) measure their latent change against fp32 into "
                            "the manifest")
+    lmdm.add_argument("--start", choices=START_CONTEXTS, default="nothing",
+                      help="the context a stream starts from (blockcausal: nothing, default, needs a model "
+                           "trained with context dropout; silence: the VAE's latents of silence)")
     lmdm.add_argument("--no-optimize", dest="optimize", action="store_false",
                       help="keep the graphs as exported (default: ONNX Runtime's portable offline optimisation)")
     vae = commands.add_parser("vae", help="streaming vae_encoder.onnx and vae_decoder.onnx")
@@ -234,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "lmdm":
         result = export_lmdm(args.model, args.vae, args.out, args.context_frames, args.block_frames, args.steps,
-                             args.guidance, args.precision, args.optimize)
+                             args.guidance, args.precision, args.optimize, args.start)
     else:
         result = export_vae(args.model, args.out)
     print(json.dumps(result, indent=1))

@@ -14,7 +14,10 @@ W_x: the network already reads a clean latent as x_t at t = 0).
 Conditioning: the timestep through adaLN-zero (per token, so context and target can sit at different
 noise levels); text as a few tokens projected from a sentence embedding, read by cross-attention
 (keys and values per prompt, cacheable; no positions); sketch controls per frame (loudness,
-brightness, pitch), each through its own small projection of (value, present) added to the input.
+brightness, pitch) added to the input: loudness and brightness each through a small projection of
+(value, present), pitch as sinusoids of its MIDI value (`SinusoidalPitch`), because a pitch change is
+not a small linear change of the latents (a semitone moves every harmonic) and a z-scored scalar
+through an MLP was measured to be ignored (docs/lmdm.md, "Levers").
 Positions are rotary and enter only as differences, so a key cached at absolute frame p stays valid
 however the window slides.
 """
@@ -29,6 +32,7 @@ from torch import nn
 from .masks import STREAMING_VARIANTS, VARIANTS
 
 KV = tuple[torch.Tensor, torch.Tensor]  # keys, values: (B, heads, T, head_dim)
+PITCH_FEATURES = ("sinusoidal", "scalar")
 
 
 @dataclass(frozen=True)
@@ -42,12 +46,16 @@ class DiTConfig:
     text_tokens: int = 2  # tokens the sentence embedding is projected to
     controls: tuple[str, ...] = ("loudness", "brightness", "pitch")
     control_hidden: int = 64
+    pitch_features: str = "sinusoidal"  # "sinusoidal" | "scalar" (the first models' z-score through an MLP)
+    pitch_unit_semitones: float = 1.0  # semitones per unit of the pitch control (its z-score's std)
     rope_base: float = 10_000.0
     variant: str = "offline"
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown variant {self.variant!r}; expected one of {VARIANTS}")
+        if self.pitch_features not in PITCH_FEATURES:
+            raise ValueError(f"unknown pitch_features {self.pitch_features!r}; expected one of {PITCH_FEATURES}")
         if self.width % self.heads or (self.width // self.heads) % 2:
             raise ValueError("width / heads must be an even integer (rotary pairs)")
 
@@ -94,20 +102,52 @@ class TimestepEmbedding(nn.Module):
         return self.mlp(timestep_features(t))
 
 
-class ControlEmbedding(nn.Module):
-    """One small MLP per control over (value x present, present): absent and zero stay distinguishable."""
+def _control_mlp(inputs: int, config: DiTConfig) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(inputs, config.control_hidden), nn.SiLU(), nn.Linear(config.control_hidden, config.width))
+
+
+class SinusoidalPitch(nn.Module):
+    """Pitch as sin/cos of 2π·MIDI/P over 16 periods P = 12·√2^(k−9): 0.53 to 96 semitones, the octave
+    (12) and its multiples among them. Every semitone moves the short periods' phases far, so pitch
+    reaches the network as a large, nearly orthogonal change, and the octave's phase is the pitch class.
+    A pitch's absolute phase offset (the z-score's mean) is a fixed rotation of each sin/cos pair, which
+    the first linear layer absorbs, so the features are computed from the z-score scaled to semitones."""
+
+    PERIODS = 16
 
     def __init__(self, config: DiTConfig):
         super().__init__()
-        self.projections = nn.ModuleList(
-            nn.Sequential(nn.Linear(2, config.control_hidden), nn.SiLU(), nn.Linear(config.control_hidden, config.width))
-            for _ in config.controls)
+        periods = 12.0 * 2.0 ** ((torch.arange(self.PERIODS, dtype=torch.float32) - 9) / 2)
+        # derived from the config, not trained: not saved with the weights
+        self.register_buffer("frequencies", 2 * math.pi * config.pitch_unit_semitones / periods, persistent=False)
+        self.mlp = _control_mlp(2 * self.PERIODS + 1, config)
+
+    def forward(self, value: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """value, present (B, T) -> (B, T, W); unvoiced frames (present 0) give the features of 'no pitch'."""
+        angles = value[..., None] * self.frequencies  # (B, T, P)
+        present = present[..., None]
+        return self.mlp(torch.cat([torch.sin(angles) * present, torch.cos(angles) * present, present], dim=-1))
+
+
+class ControlEmbedding(nn.Module):
+    """One small MLP per control over (value x present, present): absent and zero stay distinguishable.
+    Pitch (the last control) through SinusoidalPitch unless the config asks for the scalar form."""
+
+    def __init__(self, config: DiTConfig):
+        super().__init__()
+        sinusoidal = config.pitch_features == "sinusoidal" and config.controls[-1] == "pitch"
+        scalar_controls = len(config.controls) - (1 if sinusoidal else 0)
+        self.projections = nn.ModuleList(_control_mlp(2, config) for _ in range(scalar_controls))
+        self.pitch = SinusoidalPitch(config) if sinusoidal else None
 
     def forward(self, values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """values, present: (B, T, controls) normalised values and 0/1 flags -> (B, T, W)."""
         present = present.to(values.dtype)
-        return sum(projection(torch.stack([values[..., i] * present[..., i], present[..., i]], dim=-1))
-                   for i, projection in enumerate(self.projections))
+        h = sum(projection(torch.stack([values[..., i] * present[..., i], present[..., i]], dim=-1))
+                for i, projection in enumerate(self.projections))
+        if self.pitch is not None:
+            h = h + self.pitch(values[..., -1] * present[..., -1], present[..., -1])
+        return h
 
 
 def rotary_tables(positions: torch.Tensor, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -216,6 +256,8 @@ class DiT(nn.Module):
         for layer in (self.modulation_out[1], self.out):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        if self.controls.pitch is not None:  # a model fine-tuned into this pitch input starts as without it
+            nn.init.zeros_(self.controls.pitch.mlp[2].weight)
         if hasattr(self, "context_channels_in"):
             nn.init.zeros_(self.context_channels_in.weight)
 

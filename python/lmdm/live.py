@@ -72,7 +72,8 @@ class LiveDelay:
         self.decoder = OnnxVAEStream(folder / "vae_decoder.onnx", settings.threads)
         self.history = np.zeros(self.feature_history, np.float32)
         self.prompts = load_prompts(folder)
-        start = np.asarray(manifest["stream"]["start_latents"], np.float32)
+        # C frames of context, or none (the stream starts from nothing)
+        start = np.asarray(manifest["stream"]["start_latents"], np.float32).reshape(-1, len(self.mean))
         no_controls = np.zeros((start.shape[0], 3), np.float32)
         self.streamer.start(start, no_controls, no_controls)
 

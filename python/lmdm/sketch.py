@@ -25,6 +25,20 @@ def normalise(raw: torch.Tensor, stats: dict) -> tuple[torch.Tensor, torch.Tenso
     return values * present, present
 
 
+def silence_controls(stats: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(values, present), (3,) each: the controls lmdm.controls gives digital silence (loudness at its
+    floor, brightness at its lowest, unvoiced), normalised."""
+    import math
+
+    from .controls import ControlConfig
+
+    c = ControlConfig()
+    darkest = 69.0 + 12.0 * math.log2(c.brightness_min_hz / 440.0)
+    raw = torch.tensor([[c.loudness_floor_db, darkest, c.unvoiced_pitch_midi, 0.0]])
+    values, present = normalise(raw, stats)
+    return values[0], present[0]
+
+
 def median_smooth(values: torch.Tensor, width: int) -> torch.Tensor:
     """Median filter along time (dim -2) of (..., T, C), edges replicated; width 1 returns values."""
     if width <= 1:

@@ -60,12 +60,16 @@ class OnnxStreamer:
             self.text[0], self.use_text[0] = embedding, 1.0
 
     def start(self, latents: np.ndarray, values: np.ndarray, present: np.ndarray) -> None:
+        """Begin a stream from C context frames (encdec, blockcausal) or none (blockcausal: the first
+        block then attends only itself, and the cache fills block by block)."""
         c = self.config
+        if latents.shape[0] not in ((c.context_frames, 0) if self.variant == "blockcausal" else (c.context_frames,)):
+            raise ValueError(f"a {self.variant} stream starts from {c.context_frames} context frames, got {latents.shape[0]}")
         self.latents, self.values, self.present = latents.copy(), values.copy(), present.copy()
-        self.position = latents.shape[0]
+        self.position = c.context_frames  # where a full context would end, as the engine counts
         self.cache.reset()
         if self.variant == "blockcausal":  # block by block: each attends the blocks encoded before it
-            for first in range(0, c.context_frames, c.block_frames):
+            for first in range(0, latents.shape[0], c.block_frames):
                 part = slice(first, first + c.block_frames)
                 self._append(latents[part], values[part], present[part], first)
 

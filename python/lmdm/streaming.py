@@ -59,14 +59,17 @@ class Streamer:
 
     @torch.no_grad()
     def start(self, latents: torch.Tensor, control_values: torch.Tensor, control_present: torch.Tensor) -> None:
-        """Begin a stream from C frames of context (C, D) and their controls (C, n)."""
-        if latents.shape[0] != self.config.context_frames:
-            raise ValueError(f"start needs {self.config.context_frames} context frames, got {latents.shape[0]}")
+        """Begin a stream from C frames of context (C, D) and their controls (C, n), or from none
+        (blockcausal fine-tuned with context dropout: the first block sees only the controls and prompt)."""
+        c = self.config
+        if latents.shape[0] not in ((c.context_frames, 0) if self.variant == "blockcausal" else (c.context_frames,)):
+            raise ValueError(f"a {self.variant} stream starts from {c.context_frames} context frames, got {latents.shape[0]}")
         self.latents, self.values, self.present = latents.clone(), control_values.clone(), control_present.clone()
-        self.position = latents.shape[0]  # absolute frame index of the next target frame
+        self.position = c.context_frames  # absolute frame index of the next target frame
         if self.cached and self.variant == "blockcausal":
             self.cache.reset()
-            self.cache.append(self._encode_context(latents, control_values, control_present, first=0))
+            if latents.shape[0]:
+                self.cache.append(self._encode_context(latents, control_values, control_present, first=0))
 
     @torch.no_grad()
     def next_block(self, control_values: torch.Tensor, control_present: torch.Tensor) -> torch.Tensor:

@@ -7,9 +7,20 @@
 Trains on the latent cache of `--data` made with `--vae` (python -m lmdm.latents builds it). Rerunning
 the same command resumes from the run's last checkpoint. Rectified flow with logit-normal times; the
 loss is the velocity MSE on target frames (all frames for the offline model, the last block for the
-streaming variants). Fine-tuning loads the offline EMA weights (only the context projection is new)
-and first measures the offline model's validation loss on the same target frames, then logs when the
-fine-tuned model reaches it (`reached_offline_valid` in metrics.jsonl, with wall seconds).
+streaming variants). Fine-tuning loads the EMA weights of `--init-from`: an offline model (only the
+context projection is new; the offline model's validation loss on the same target frames is measured
+first, and metrics.jsonl logs when the fine-tune reaches it), or a streaming model of the same variant
+being trained further with new inputs (e.g. a new pitch representation, which starts at zero output).
+
+Training corruptions that make a streaming model robust where it is played (the paper's stage 1 and
+docs/lmdm.md "Levers"), drawn per example:
+- context dropout: no context at all (`context_dropout`), or only the newest 1..C/B blocks
+  (`context_partial`), the rest invisible to every frame: how a stream looks from its first block on,
+  so a stream can start from nothing instead of continuing silence;
+- context noise: the clean context mixed towards noise by up to `context_noise` (on the flow path),
+  not told to the model, so it trusts the controls over imperfect context (its own output at inference);
+- rests: a span of the window (context and target) replaced by the latents and controls of silence
+  (`rest_probability`), so silent input gives silence out rather than a drone.
 """
 
 import argparse
@@ -30,14 +41,15 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .cli import add_config_arguments, config_from_args
 from .dit import CONFIGS, DiT
 from .flow import corrupt, logit_normal_times
-from .latents import cache_folder
-from .masks import window_mask
-from .sketch import corrupt_for_training
+from .latents import cache_folder, normalise_latents
+from .masks import STREAMING_VARIANTS, window_mask
+from .sketch import corrupt_for_training, silence_controls
 from .training import (MetricsLog, distributed, replicas_in_sync, report_and_finish, require_same_model,
                        warmup_learning_rate)
 from .windows import LatentWindows
 
 NEW_PARAMETERS = {"context_in.weight", "context_in.bias", "context_channels_in.weight"}
+PITCH_PREFIXES = ("controls.pitch.", "controls.projections.2.")  # the two pitch inputs (DiTConfig.pitch_features)
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,12 @@ class TrainDiTConfig:
     caption_dropout: float = 0.1  # unconditional examples for classifier-free guidance
     control_dropout: float = 0.3  # per control and example
     smoothing_widths: tuple[int, ...] = (1, 1, 3, 5, 9, 17)  # median-filter widths in frames, drawn uniformly
+    # streaming variants only (the module docstring says why); the paper's public stage 1: 0.2 / 0.3
+    context_dropout: float = 0.2  # no context
+    context_partial: float = 0.3  # only the newest 1..C/B blocks of context
+    context_noise: float = 0.2  # context mixed towards noise by t ~ U(0, this)
+    rest_probability: float = 0.2  # a span of silence (latents and controls) somewhere in the window
+    rest_frames: tuple[int, int] = (8, 48)  # its length in frames, drawn uniformly (0.19 - 1.1 s)
     grad_clip: float = 1.0
     max_steps: int = 1_000_000
     max_minutes: float = 0.0  # stop (with a checkpoint) after this much wall time; 0 = no limit
@@ -86,29 +104,75 @@ class TrainDiTConfig:
 
 
 def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, generator: torch.Generator,
-              train: bool) -> torch.Tensor:
+              train: bool, silence: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Velocity MSE on the target frames of a window batch, cut to this variant's window length.
 
     Times and noise are drawn for the whole batch window before cutting, so variants with different
-    window lengths see the same noise on the same target frames (validation compares them)."""
+    window lengths see the same noise on the same target frames (validation compares them). Training
+    applies the corruptions of the module docstring; rests need `silence`: the normalised latent frame
+    (D,) and control values and present flags (3,) of silent input."""
     frames, block = config.window_frames, config.block_frames
     values, present = batch["control_values"], batch["control_present"]
+    latents = batch["latents"]
+    streaming = config.variant in STREAMING_VARIANTS
+    if train and silence is not None and config.rest_probability > 0:
+        latents, values, present = insert_rests(latents, values, present, silence, config, generator)
     if train:
         values, present = corrupt_for_training(values, present, generator, config.control_dropout,
                                                config.smoothing_widths)
-    size, device = batch["latents"].shape[0], batch["latents"].device
+    size, device = latents.shape[0], latents.device
     t = logit_normal_times(size, generator).to(device)
-    noise = torch.randn(batch["latents"].shape, generator=generator).to(device)[:, -frames:]
+    noise = torch.randn(latents.shape, generator=generator).to(device)[:, -frames:]
     keep_text = (torch.rand(size, generator=generator) >= (config.caption_dropout if train else 0.0)).to(device)
-    latents, values, present = batch["latents"][:, -frames:], values[:, -frames:], present[:, -frames:]
+    latents, values, present = latents[:, -frames:], values[:, -frames:], present[:, -frames:]
     noisy, target = corrupt(latents, noise, t)
     context = 0 if config.variant == "offline" else frames - block
     is_context = torch.arange(frames, device=device) < context
     mask = window_mask(config.variant, context, frames - context, block, config.context_frames).to(device)
-    velocity = model(noisy, t, values.to(device), present.to(device), batch["text"], clean=latents * is_context[:, None],
+    clean = latents * is_context[:, None]
+    if train and streaming:
+        mask = drop_context(mask, context, config, size, generator).to(device)  # (B, 1, T, T)
+        level = torch.rand(size, 1, 1, generator=generator).to(device) * config.context_noise
+        context_noise = torch.randn(latents.shape, generator=generator).to(device)
+        clean = ((1 - level) * latents + level * context_noise) * is_context[:, None]
+    velocity = model(noisy, t, values.to(device), present.to(device), batch["text"], clean=clean,
                      is_context=is_context, mask=mask, keep_text=keep_text)
     scored = slice(0, frames) if config.variant == "offline" and train else slice(frames - block, frames)
     return F.mse_loss(velocity[:, scored], target[:, scored])
+
+
+def drop_context(mask: torch.Tensor, context: int, config: TrainDiTConfig, batch: int,
+                 generator: torch.Generator) -> torch.Tensor:
+    """Per example, hide all context (context_dropout) or all but its newest 1..C/B blocks
+    (context_partial) from every frame, as at the start of a stream: (T, T) -> (B, 1, T, T).
+    A hidden frame still sees itself, so its own (unused) attention row is defined."""
+    frames = mask.shape[0]
+    draw = torch.rand(batch, generator=generator)
+    blocks = torch.randint(1, config.context_frames // config.block_frames + 1, (batch,), generator=generator)
+    first_visible = torch.where(draw < config.context_dropout, torch.full_like(blocks, context),
+                                torch.where(draw < config.context_dropout + config.context_partial,
+                                            context - blocks * config.block_frames, torch.zeros_like(blocks)))
+    visible = torch.arange(frames)[None, :] >= first_visible[:, None]  # (B, T) keys that exist
+    own = torch.eye(frames, dtype=torch.bool)
+    return ((mask[None] & visible[:, None, :]) | own[None])[:, None]
+
+
+def insert_rests(latents: torch.Tensor, values: torch.Tensor, present: torch.Tensor,
+                 silence: tuple[torch.Tensor, torch.Tensor, torch.Tensor], config: TrainDiTConfig,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """With rest_probability per example, a span of rest_frames frames becomes silence: the latents of
+    silence and the controls silent input gives. latents (B, T, D), values/present (B, T, 3)."""
+    latents, values, present = latents.clone(), values.clone(), present.clone()
+    batch, frames = latents.shape[:2]
+    chosen = torch.rand(batch, generator=generator) < config.rest_probability
+    lengths = torch.randint(config.rest_frames[0], config.rest_frames[1] + 1, (batch,), generator=generator)
+    for b in torch.nonzero(chosen).flatten().tolist():
+        length = min(int(lengths[b]), frames)
+        start = int(torch.randint(0, frames - length + 1, (1,), generator=generator))
+        latents[b, start:start + length] = silence[0].to(latents.dtype)
+        values[b, start:start + length] = silence[1]
+        present[b, start:start + length] = silence[2]
+    return latents, values, present
 
 
 @torch.no_grad()
@@ -126,26 +190,35 @@ def validation_loss(model: torch.nn.Module, config: TrainDiTConfig, windows: Lat
 # ----------------------------------------------------------------------------- setup
 
 
-def build_model(config: TrainDiTConfig, latent_dim: int, device: torch.device) -> DiT:
+def build_model(config: TrainDiTConfig, latent_dim: int, stats: dict, device: torch.device) -> DiT:
     torch.manual_seed(config.seed)  # identical initial weights on every rank
-    model = DiT(CONFIGS[config.model](variant=config.variant, latent_dim=latent_dim)).to(device)
+    # the pitch control's z-score unit in semitones, for SinusoidalPitch's periods
+    model = DiT(CONFIGS[config.model](variant=config.variant, latent_dim=latent_dim,
+                                      pitch_unit_semitones=stats["pitch_midi"]["std"])).to(device)
     if config.variant != "offline":
         if not config.init_from:
             raise SystemExit("fine-tuning a streaming variant needs --init-from (the offline run or model)")
-        load_offline_weights(model, Path(config.init_from))
+        load_init_weights(model, Path(config.init_from))
     return model
 
 
-def load_offline_weights(model: DiT, source: Path) -> None:
-    """The offline EMA weights into a streaming variant; only the context projection may be missing."""
+def load_init_weights(model: DiT, source: Path) -> None:
+    """A fine-tune's starting weights (EMA of a run, or a shipped model folder): an offline DiT (only the
+    context projection is new, initialised from W_x) or a streaming DiT of the same variant. Either
+    may have the other pitch input (DiTConfig.pitch_features): the new one then starts at zero output."""
     path = offline_weights_path(source)
+    weights = load_file(path)
+    own = model.state_dict()
+    pitch = lambda name: name.startswith(PITCH_PREFIXES)
+    dropped = [k for k in weights if pitch(k) and k not in own]
+    weights = {k: v for k, v in weights.items() if k not in dropped}
     try:
-        missing, unexpected = model.load_state_dict(load_file(path), strict=False)
+        missing, unexpected = model.load_state_dict(weights, strict=False)
     except RuntimeError as error:  # shapes differ
-        raise ValueError(f"{path} is not an offline DiT of this size: {error}") from None
-    if unexpected or set(missing) - NEW_PARAMETERS:
-        raise ValueError(f"{path} is not an offline DiT of this size: missing {missing}, unexpected {unexpected}")
-    if model.config.variant in ("encdec", "blockcausal"):
+        raise ValueError(f"{path} is not a DiT of this size: {error}") from None
+    if unexpected or any(not (k in NEW_PARAMETERS or pitch(k)) for k in missing):
+        raise ValueError(f"{path} is not a DiT of this size and variant: missing {missing}, unexpected {unexpected}")
+    if model.config.variant in ("encdec", "blockcausal") and "context_in.weight" in missing:
         model.init_context_from_noisy()
 
 
@@ -153,11 +226,27 @@ def offline_weights_path(source: Path) -> Path:
     return source / "checkpoint" / "ema.safetensors" if (source / "checkpoint").exists() else source / "model.safetensors"
 
 
-def offline_reference_loss(config: TrainDiTConfig, windows: LatentWindows, device: torch.device) -> float:
-    """The offline model's validation loss on the fine-tuning run's target frames (whole window noisy)."""
-    offline = DiT(CONFIGS[config.model](variant="offline", latent_dim=windows.latents.shape[1])).to(device)
-    offline.load_state_dict(load_file(offline_weights_path(Path(config.init_from))))
+def offline_reference_loss(config: TrainDiTConfig, windows: LatentWindows, device: torch.device) -> float | None:
+    """The offline model's validation loss on the fine-tuning run's target frames (whole window noisy);
+    None when --init-from is not an offline model with this run's inputs (nothing to compare with)."""
+    offline = DiT(CONFIGS[config.model](variant="offline", latent_dim=windows.latents.shape[1],
+                                        pitch_unit_semitones=windows.stats["pitch_midi"]["std"])).to(device)
+    try:
+        offline.load_state_dict(load_file(offline_weights_path(Path(config.init_from))))
+    except RuntimeError:
+        return None
     return validation_loss(offline, replace(config, variant="offline"), windows)
+
+
+def silence(config: TrainDiTConfig, stats: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The normalised latent frame (D,) of digital silence (the VAE's, after its start-up) and the
+    controls silent input gives: what a rest is made of."""
+    from .vae import load_vae
+
+    vae = load_vae(config.vae)
+    with torch.no_grad():
+        mean, _ = vae.encode(torch.zeros(1, config.block_frames * 4 * vae.config.samples_per_latent))  # (1, D, T)
+    return (normalise_latents(mean[0, :, -1], stats), *silence_controls(stats))
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -171,7 +260,8 @@ def train(config: TrainDiTConfig) -> dict:
     folder = cache_folder(config.data, config.vae)
     train_windows = LatentWindows(folder, "train", config.window_frames)
     valid_windows = LatentWindows(folder, config.valid_split, config.valid_window_frames)
-    model = build_model(config, train_windows.latents.shape[1], device)
+    model = build_model(config, train_windows.latents.shape[1], train_windows.stats, device)
+    rest = silence(config, train_windows.stats) if config.rest_probability > 0 else None
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=(0.9, 0.99),
                                   weight_decay=config.weight_decay)
@@ -180,7 +270,7 @@ def train(config: TrainDiTConfig) -> dict:
     if checkpoint.exists():
         meta = load_checkpoint(checkpoint, {"model": model, "ema": ema}, {"optimizer": optimizer}, device)
         require_same_model(meta, asdict(model.config))
-    if config.variant != "offline" and "offline_valid_loss" not in meta:
+    if config.variant != "offline" and "offline_valid_loss" not in meta:  # None: not an offline start
         meta["offline_valid_loss"] = offline_reference_loss(config, valid_windows, device)
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     log = MetricsLog(config.run_dir, rank, ("loss", "valid_loss", "grad_norm"))
@@ -193,7 +283,8 @@ def train(config: TrainDiTConfig) -> dict:
         generator = torch.Generator().manual_seed(int(np.random.default_rng([config.seed, rank, step, 1]).integers(2**62)))
         for group in optimizer.param_groups:
             group["lr"] = warmup_learning_rate(config.learning_rate, config.warmup_steps, step)
-        loss = flow_loss(trained, config, {k: v.to(device) for k, v in batch.items()}, generator, train=True)
+        loss = flow_loss(trained, config, {k: v.to(device) for k, v in batch.items()}, generator, train=True,
+                         silence=rest)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -74,6 +74,28 @@ def test_cached_generation_equals_uncached_masked_passes(variant, guidance):
     assert (outputs[True] - outputs[False]).abs().max() <= 1e-5 * scale
 
 
+@pytest.mark.parametrize("guidance", [1.0, 2.5])
+def test_a_stream_from_nothing_fills_its_cache_block_by_block(guidance):
+    """Starting from no context, the cached stream equals the uncached masked passes over its history,
+    and the first block depends on nothing before it (only the controls and the prompt)."""
+    model = random_model("blockcausal")
+    config = StreamConfig(context_frames=8, block_frames=4, steps=3, guidance=guidance, seed=1)
+    nothing, no_controls = torch.zeros(0, 32), torch.zeros(0, CONTROLS)
+    outputs = {}
+    for cached in (True, False):
+        streamer = Streamer(model, config, cached=cached)
+        streamer.set_prompt(torch.randn(384, generator=torch.Generator().manual_seed(3)))
+        streamer.start(nothing, no_controls, no_controls)
+        assert streamer.cache.length == 0
+        controls = torch.Generator().manual_seed(4)
+        outputs[cached] = torch.cat([streamer.next_block(torch.randn(4, CONTROLS, generator=controls),
+                                                         torch.ones(4, CONTROLS)) for _ in range(5)])
+    scale = outputs[False].abs().max()
+    assert scale > 1.0 and (outputs[True] - outputs[False]).abs().max() <= 1e-5 * scale
+    with pytest.raises(ValueError, match="starts from 8 context frames"):
+        Streamer(random_model("encdec"), config).start(nothing, no_controls, no_controls)
+
+
 def test_blockcausal_cache_holds_the_window_and_the_reference_depends_on_old_history():
     model = random_model("blockcausal")
     config = StreamConfig(context_frames=8, block_frames=4, steps=2, seed=0)

@@ -28,7 +28,7 @@ def test_package_passes_check_and_describes_itself(package):
     assert result.returncode == 0 and result.stdout.startswith("ok:"), result.stderr
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["stream"]["variant"] == "blockcausal" and manifest["kv"]["layers"] == model.config.layers
-    assert len(manifest["stream"]["time_grid"]) == 4 and len(manifest["stream"]["start_latents"]) == 8
+    assert len(manifest["stream"]["time_grid"]) == 4 and manifest["stream"]["start_latents"] == []  # starts from nothing
     denoiser = manifest["graphs"]["denoiser"]
     assert [i["name"] for i in denoiser["inputs"]][:2] == ["noisy", "control_values"]
     assert denoiser["inputs"][0]["shape"] == ["batch", "frames", 4]
@@ -84,13 +84,13 @@ def test_package_streams_like_pytorch(package):
     streamer = OnnxStreamer.from_package(folder, seed=3)
     reference = Streamer(model, StreamConfig(8, 4, 3, guidance=streamer.config.guidance, seed=3))
     manifest = json.loads((folder / "manifest.json").read_text())
-    start = np.array(manifest["stream"]["start_latents"], np.float32)
+    start = np.array(manifest["stream"]["start_latents"], np.float32).reshape(-1, 4)  # from nothing
     prompt = np.array(json.loads((folder / "prompts.json").read_text())["prompts"][0]["embedding"], np.float32)
     streamer.set_prompt(prompt)
     reference.set_prompt(torch.from_numpy(prompt))
-    zeros = np.zeros((8, 3), np.float32)
+    zeros = np.zeros((len(start), 3), np.float32)
     streamer.start(start, zeros, zeros)
-    reference.start(torch.from_numpy(start), torch.zeros(8, 3), torch.zeros(8, 3))
+    reference.start(torch.from_numpy(start), torch.from_numpy(zeros), torch.from_numpy(zeros))
     rng = np.random.default_rng(1)
     for _ in range(10):
         values = rng.standard_normal((4, 3)).astype(np.float32)

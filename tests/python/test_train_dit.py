@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from lmdm.dit import DiT, tiny_config
 from lmdm.latents import LatentCacheConfig, build_latent_cache
-from lmdm.train_dit import load_offline_weights
+from lmdm.train_dit import TrainDiTConfig, drop_context, insert_rests, load_init_weights
 from lmdm.vae import VAE, save_vae
 from lmdm.vae import tiny_config as tiny_vae_config
 
@@ -66,15 +66,15 @@ def test_each_variant_fine_tunes_from_the_offline_model(latent_data, offline_run
 
 def test_fine_tuning_starts_from_the_offline_weights(offline_run):
     model = DiT(tiny_config(variant="encdec", latent_dim=4))
-    load_offline_weights(model, offline_run)
+    load_init_weights(model, offline_run)
     offline = load_file(offline_run / "checkpoint" / "ema.safetensors")
     assert all(torch.equal(model.state_dict()[name], tensor) for name, tensor in offline.items())
     assert torch.equal(model.context_in.weight, model.noisy_in.weight)  # W_c starts as W_x
 
 
 def test_fine_tuning_refuses_weights_of_another_model(offline_run):
-    with pytest.raises(ValueError, match="not an offline DiT"):
-        load_offline_weights(DiT(tiny_config(variant="encdec", latent_dim=4, width=48)), offline_run)
+    with pytest.raises(ValueError, match="not a DiT of this size"):
+        load_init_weights(DiT(tiny_config(variant="encdec", latent_dim=4, width=48)), offline_run)
 
 
 def test_resumed_training_equals_uninterrupted(latent_data, tmp_path):
@@ -167,3 +167,66 @@ def test_non_finite_batches_are_skipped_not_learned(latent_data, tmp_path):
     assert 0 < meta["skipped_nonfinite_steps"] <= 6
     weights = load_file(tmp_path / "run" / "checkpoint" / "model.safetensors")
     assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_a_streaming_model_trains_on_with_a_new_pitch_input(tmp_path):
+    """--init-from a streaming model with the scalar pitch input: everything but the pitch input is
+    kept, the sinusoidal one starts at zero output, so the model computes what it computed without pitch."""
+    from lmdm.dit_files import save_dit
+
+    torch.manual_seed(0)
+    old = DiT(tiny_config(variant="blockcausal", latent_dim=4, pitch_features="scalar"))
+    stats = tmp_path / "stats.json"
+    stats.write_text("{}")
+    save_dit(old, tmp_path / "old", stats, dtype=torch.float32)
+    new = DiT(tiny_config(variant="blockcausal", latent_dim=4))
+    load_init_weights(new, tmp_path / "old")
+    kept = {k: v for k, v in old.state_dict().items() if not k.startswith("controls.projections.2.")}
+    assert all(torch.equal(new.state_dict()[k], v) for k, v in kept.items())
+    x, t, text = torch.randn(1, 6, 4), torch.tensor([0.5]), torch.randn(1, 384)
+    values, present = torch.randn(1, 6, 3), torch.ones(1, 6, 3)
+    no_pitch = present.clone()
+    no_pitch[..., 2] = 0
+    with torch.no_grad():
+        assert torch.allclose(new(x, t, values, present, text), old(x, t, values * no_pitch, no_pitch, text), atol=1e-6)
+
+
+def test_sinusoidal_pitch_separates_semitones_more_than_the_scalar():
+    """Features one semitone apart are far apart for the sinusoidal input (the scalar moved them by ~1 %)."""
+    from lmdm.dit import SinusoidalPitch
+
+    pitch = SinusoidalPitch(tiny_config(pitch_unit_semitones=10.0))
+    semitone = torch.tensor([[0.0, 0.1]])  # z-scores: 10 semitones per unit
+    angles = semitone[..., None] * pitch.frequencies
+    features = torch.cat([torch.sin(angles), torch.cos(angles)], -1)[0]
+    cosine = torch.nn.functional.cosine_similarity(features[0], features[1], dim=0)
+    assert cosine < 0.8
+    octave = torch.tensor([[0.0, 1.2]])[..., None] * pitch.frequencies  # 12 semitones
+    assert torch.allclose(torch.sin(octave[0, 1, 9]), torch.sin(octave[0, 0, 9]), atol=1e-5)  # period 12: same chroma
+
+
+def test_context_dropout_hides_old_context_from_every_frame():
+    config = TrainDiTConfig(variant="blockcausal", context_frames=8, block_frames=4, history_frames=4,
+                            context_dropout=0.5, context_partial=0.5)
+    from lmdm.masks import window_mask
+
+    base = window_mask("blockcausal", 12, 4, 4, 8)
+    masks = drop_context(base, 12, config, 64, torch.Generator().manual_seed(0))[:, 0]  # (B, T, T)
+    target = masks[:, 12:, :12]  # what the target sees of the context
+    seen = target[:, 0].sum(-1)
+    assert set(seen.tolist()) <= {0, 4, 8} and 0 in seen.tolist() and 4 in seen.tolist()
+    for mask, count in zip(masks, seen.tolist()):
+        hidden = torch.arange(16) < 12 - count
+        assert not (mask[:, hidden] & ~torch.eye(16, dtype=torch.bool)[:, hidden]).any()  # nobody reads them
+        assert torch.equal(mask[:, ~hidden], base[:, ~hidden])  # the rest is the block-causal mask
+
+
+def test_rests_write_silence_into_latents_and_controls():
+    config = TrainDiTConfig(rest_probability=1.0, rest_frames=(3, 3))
+    silence = (torch.full((4,), 7.0), torch.tensor([-5.0, -3.0, 0.0]), torch.tensor([1.0, 1.0, 0.0]))
+    latents, values, present = torch.zeros(2, 10, 4), torch.zeros(2, 10, 3), torch.ones(2, 10, 3)
+    latents, values, present = insert_rests(latents, values, present, silence, config, torch.Generator().manual_seed(1))
+    for b in range(2):
+        rest = (latents[b] == 7.0).all(-1)
+        assert rest.sum() == 3 and (values[b, rest] == silence[1]).all() and (present[b, rest] == silence[2]).all()
+        assert (latents[b, ~rest] == 0).all() and (present[b, ~rest] == 1).all()

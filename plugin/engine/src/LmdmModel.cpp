@@ -150,8 +150,9 @@ void LmdmModel::restart(std::uint64_t seed, bool keepDecoderState) {
   std::fill(contextValues_.begin(), contextValues_.end(), 0.0f);
   std::fill(contextPresent_.begin(), contextPresent_.end(), 0.0f);
   std::copy(p.startLatents.begin(), p.startLatents.end(), contextLatents_.begin());
+  const int startFrames = static_cast<int>(p.startLatents.size()) / p.latentDim;  // C, or 0: from nothing
   if (p.variant == "blockcausal")  // block by block: each attends the blocks encoded before it
-    for (int first = 0; first < p.contextFrames; first += p.blockFrames) {
+    for (int first = 0; first < startFrames; first += p.blockFrames) {
       const std::size_t frame = static_cast<std::size_t>(first);
       encode(contextLatents_.data() + frame * p.latentDim, contextValues_.data() + frame * ModelPackage::kControls,
              contextPresent_.data() + frame * ModelPackage::kControls, p.blockFrames, first);

@@ -126,8 +126,10 @@ void checkConsistency(const ModelPackage& p) {
   require(p.defaultSteps > 0 && p.layers > 0 && p.heads > 0 && p.headDim > 0 && p.textDim > 0, "sizes must be > 0");
   require(static_cast<int>(p.latentMean.size()) == p.latentDim && static_cast<int>(p.latentStd.size()) == p.latentDim,
           "latent.mean and latent.std need latent.dim numbers");
-  require(static_cast<int>(p.startLatents.size()) == p.contextFrames * p.latentDim,
-          "stream.start_latents must be context_frames x latent.dim");
+  const bool startsFromNothing = p.startLatents.empty();
+  require(static_cast<int>(p.startLatents.size()) == p.contextFrames * p.latentDim ||
+              (startsFromNothing && p.variant == "blockcausal"),
+          "stream.start_latents must be context_frames x latent.dim (or empty: blockcausal only)");
   for (int c = 0; c < ModelPackage::kControls; ++c) require(p.controlStd[c] > 0.0f, "control std must be > 0");
 }
 

@@ -52,7 +52,8 @@ struct ModelPackage {
   float defaultGuidance = 1.0f;
   double timeShift = 1.0;
   std::vector<float> latentMean, latentStd;
-  std::vector<float> startLatents;  // contextFrames x latentDim, normalised
+  std::vector<float> startLatents;  // contextFrames x latentDim, normalised; empty: a blockcausal stream
+                                    // starts from nothing (the first block sees only controls and prompt)
   int layers = 0, heads = 0, headDim = 0, textDim = 0;
   std::array<float, kControls> controlMean{}, controlStd{};
   float voicedThreshold = 0.5f;
