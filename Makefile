@@ -14,7 +14,7 @@ JOBS ?= $(shell nproc)
 DEMO_CLIP := assets/guitar_clip.flac
 DEMO_OUT := out/demo
 
-.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data bench-vae bench-lmdm bench-export data clips \
+.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data bench-vae bench-lmdm bench-export bench-quality data clips \
 	train-vae package-vae latents train-lmdm clean
 
 all: build
@@ -69,6 +69,11 @@ bench-vae: setup
 
 bench-data: setup
 	@$(PYTHON) bench/data_render_bench.py
+
+# Adherence of the plugin's output to the guitar (pitch, loudness, brightness, level, rests, instrument)
+# through the headless host: bench/results/adherence.{json,png} (docs/lmdm.md; about 25 minutes on 2 cores).
+bench-quality: build
+	@$(PYTHON) bench/adherence_bench.py --build-dir $(BUILD_DIR)
 
 # The training data (docs/data.md): 10 h of train audio in data/lmdm-v1, about 4 minutes on 2 cores.
 data: setup

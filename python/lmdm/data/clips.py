@@ -58,7 +58,7 @@ def _render_clip(piece, kind: str, guitar: Instrument, config: DataConfig, outpu
     if kind == "chordal":
         if len(score.parts) < 3:
             return None
-        score = _merged_onto(score, guitar)
+        score = merged_onto(score, guitar)
     elif not score.parts[0].is_monophonic:
         return None
     arrangement = arrange(score, piece, config, palette=(guitar,))
@@ -82,7 +82,7 @@ def _render_clip(piece, kind: str, guitar: Instrument, config: DataConfig, outpu
             "bpm": round(arrangement.bpm, 2), "notes": notes}
 
 
-def _merged_onto(score: Score, guitar: Instrument) -> Score:
+def merged_onto(score: Score, guitar: Instrument) -> Score:
     """All parts as one, each note folded by octaves into the guitar's range."""
     def fold(pitch: int) -> int:
         octaves = math.ceil(max(0, guitar.low - pitch) / 12) - math.ceil(max(0, pitch - guitar.high) / 12)
