@@ -273,7 +273,7 @@ def train(config: TrainDiTConfig) -> dict:
     if config.variant != "offline" and "offline_valid_loss" not in meta:  # None: not an offline start
         meta["offline_valid_loss"] = offline_reference_loss(config, valid_windows, device)
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    log = MetricsLog(config.run_dir, rank, ("loss", "valid_loss", "grad_norm"))
+    log = MetricsLog(config.run_dir, rank, ("loss", "valid_loss", "grad_norm"), resume_step=meta["step"])
     step, started = meta["step"], time.perf_counter() - meta["elapsed_seconds"]
     last_save = time.perf_counter()
     bar = tqdm(total=config.max_steps, initial=step, desc=f"dit {config.variant}", disable=rank != 0,

@@ -170,7 +170,8 @@ def train(config: TrainVAEConfig) -> dict:
     samples = trainer.model_config.samples_per_latent
     crop = round(config.crop_seconds * trainer.model_config.sample_rate / samples)
     sampler = CropSampler(build_cache(config.data, "train"), crop * samples, seed=config.seed, stream=rank)
-    log = MetricsLog(config.run_dir, rank, ("stft", "mel", "kl", "adversarial", "feature_matching", "discriminator"))
+    log = MetricsLog(config.run_dir, rank, ("stft", "mel", "kl", "adversarial", "feature_matching", "discriminator"),
+                     resume_step=step)
     started, last_save = time.perf_counter() - elapsed, time.perf_counter()
     # A log file is no terminal: redraw the bar once a minute there instead of several times a second.
     bar = tqdm(total=config.max_steps, initial=step, desc="vae", disable=rank != 0, dynamic_ncols=True,

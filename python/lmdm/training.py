@@ -41,12 +41,20 @@ def require_same_model(meta: dict, model_config: dict) -> None:
 
 
 class MetricsLog:
-    """metrics.jsonl (appended, survives resumes) and a curves PNG of chosen keys, on rank 0 only."""
+    """metrics.jsonl (appended, survives resumes) and a curves PNG of chosen keys, on rank 0 only.
 
-    def __init__(self, run: Path, rank: int, keys: tuple[str, ...], plot_name: str = "loss.png"):
+    `resume_step`: the step the run resumes from. A run killed after its last checkpoint logged steps
+    it will now train again; those lines are dropped, so the log holds each step once, in order."""
+
+    def __init__(self, run: Path, rank: int, keys: tuple[str, ...], plot_name: str = "loss.png",
+                 resume_step: int = 0):
         self.path, self.rank, self.keys, self.plot_name = run / "metrics.jsonl", rank, keys, plot_name
         if rank == 0:
             run.mkdir(parents=True, exist_ok=True)
+            if self.path.exists():
+                kept = [line for line in self.path.read_text().splitlines()
+                        if line.strip() and json.loads(line)["step"] <= resume_step]
+                self.path.write_text("".join(line + "\n" for line in kept))
 
     def write(self, step: int, seconds: float, values: dict) -> None:
         if self.rank == 0:

@@ -230,3 +230,16 @@ def test_rests_write_silence_into_latents_and_controls():
         rest = (latents[b] == 7.0).all(-1)
         assert rest.sum() == 3 and (values[b, rest] == silence[1]).all() and (present[b, rest] == silence[2]).all()
         assert (latents[b, ~rest] == 0).all() and (present[b, ~rest] == 1).all()
+
+
+def test_a_resumed_log_drops_the_steps_logged_after_the_checkpoint(tmp_path):
+    """A run killed after its last checkpoint logged steps it trains again; the log keeps each step once."""
+    from lmdm.training import MetricsLog
+
+    log = MetricsLog(tmp_path, 0, ("loss",))
+    for step in (25, 50, 75, 100):
+        log.write(step, float(step), {"loss": 1.0})
+    resumed = MetricsLog(tmp_path, 0, ("loss",), resume_step=50)
+    resumed.write(75, 80.0, {"loss": 0.5})
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [25, 50, 75] and rows[-1]["loss"] == 0.5
