@@ -71,9 +71,9 @@ bench-data: setup
 	@$(PYTHON) bench/data_render_bench.py
 
 # Adherence of the plugin's output to the guitar (pitch, loudness, brightness, level, rests, instrument)
-# through the headless host: bench/results/adherence.{json,png} (docs/lmdm.md; about 25 minutes on 2 cores).
+# through the headless host: bench/results/adherence.{json,png} (docs/lmdm.md; about 15 minutes on 2 cores).
 bench-quality: build
-	@$(PYTHON) bench/adherence_bench.py --build-dir $(BUILD_DIR)
+	@$(PYTHON) bench/adherence_bench.py --build-dir $(BUILD_DIR) --jobs $(JOBS)
 
 # The training data (docs/data.md): 10 h of train audio in data/lmdm-v1, about 4 minutes on 2 cores.
 data: setup
