@@ -7,6 +7,8 @@ Training drops each control per example (so any subset can drive generation) and
 with a random width (so a coarse gesture works as well as a precise one), after Sketch2Sound.
 """
 
+import math
+
 import numpy as np
 import torch
 
@@ -28,9 +30,7 @@ def normalise(raw: torch.Tensor, stats: dict) -> tuple[torch.Tensor, torch.Tenso
 def silence_controls(stats: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """(values, present), (3,) each: the controls lmdm.controls gives digital silence (loudness at its
     floor, brightness at its lowest, unvoiced), normalised."""
-    import math
-
-    from .controls import ControlConfig
+    from .controls import ControlConfig  # lazily, as sketch_from_audio: controls pulls in onnxruntime
 
     c = ControlConfig()
     darkest = 69.0 + 12.0 * math.log2(c.brightness_min_hz / 440.0)
