@@ -286,12 +286,12 @@ class DiT(nn.Module):
         """Input projection of frames (B, T, D) -> (B, T, W). Routed variants: context frames read `clean`
         through W_c, target frames `noisy` through W_x (either may be None when no frame needs it)."""
         h = self.controls(control_values, control_present)
+        route = per_frame(is_context).to(h.dtype)  # (1 or B, T, 1)
         if self.config.variant in ("offline", "outpaint"):
             h = h + self.noisy_in(noisy)
             if self.config.variant == "outpaint":
-                h = h + self.context_channels_in(clean * is_context[None, :, None])
+                h = h + self.context_channels_in(clean * route)
             return h
-        route = is_context[None, :, None].to(h.dtype)
         if clean is not None:
             h = h + route * self.context_in(clean)
         if noisy is not None:
@@ -312,7 +312,7 @@ class DiT(nn.Module):
         if self.config.variant not in ("encdec", "blockcausal"):
             return noisy
         clean = self.time_modulations(torch.zeros_like(t))
-        select = lambda c, n: torch.where(is_context[None, :, None], c, n)
+        select = lambda c, n: torch.where(per_frame(is_context), c, n)
         return [select(c, n) for c, n in zip(clean[0], noisy[0])], select(clean[1], noisy[1])
 
     def run_blocks(self, h: torch.Tensor, modulations: list[torch.Tensor], positions: torch.Tensor,
@@ -337,7 +337,7 @@ class DiT(nn.Module):
                 positions: torch.Tensor | None = None, keep_text: torch.Tensor | None = None) -> torch.Tensor:
         """One masked pass over a window of frames: noisy (B, T, D), t (B,), controls (B, T, C),
         text (B, text_dim) or None (unconditional), clean (B, T, D) context latents (zeros over the
-        target), is_context (T,) bool, mask (T, T) bool, keep_text (B,) bool (caption dropout).
+        target), is_context (T,) or per example (B, T) bool, mask (T, T) bool, keep_text (B,) bool (caption dropout).
         Returns the velocity (B, T, D)."""
         batch, frames = noisy.shape[:2]
         if is_context is None:
@@ -349,6 +349,11 @@ class DiT(nn.Module):
         text_kv = self.text_kv(self.text_tokens(text, batch, keep_text))
         h, _ = self.run_blocks(h, modulations, positions, text_kv, mask)
         return self.velocity_out(h, out_modulation)
+
+
+def per_frame(is_context: torch.Tensor) -> torch.Tensor:
+    """is_context (T,) for the whole batch or (B, T) per example -> (1 or B, T, 1), to select per frame."""
+    return (is_context[None] if is_context.ndim == 1 else is_context)[..., None]
 
 
 def parameter_count(model: nn.Module) -> int:

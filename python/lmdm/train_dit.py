@@ -16,7 +16,9 @@ Training corruptions that make a streaming model robust where it is played (the 
 docs/lmdm.md "Levers"), drawn per example:
 - context dropout: no context at all (`context_dropout`), or only the newest 1..C/B blocks
   (`context_partial`), the rest invisible to every frame: how a stream looks from its first block on,
-  so a stream can start from nothing instead of continuing silence;
+  so a stream can start from nothing instead of continuing silence. A context-free example's window
+  holds T/B such first blocks (`start_blocks`: all noisy, a block-diagonal mask, all scored), so the
+  examples that teach the controls most carry T/B times the supervision at the same cost;
 - context noise: the clean context mixed towards noise by up to `context_noise` (on the flow path),
   not told to the model, so it trusts the controls over imperfect context (its own output at inference);
 - rests: a span of the window (context and target) replaced by the latents and controls of silence
@@ -42,7 +44,7 @@ from .cli import add_config_arguments, config_from_args
 from .dit import CONFIGS, DiT
 from .flow import corrupt, logit_normal_times
 from .latents import cache_folder, normalise_latents
-from .masks import STREAMING_VARIANTS, window_mask
+from .masks import STREAMING_VARIANTS, context_block_index, window_mask
 from .sketch import corrupt_for_training, silence_controls
 from .training import (MetricsLog, distributed, replicas_in_sync, report_and_finish, require_same_model,
                        warmup_learning_rate)
@@ -77,6 +79,7 @@ class TrainDiTConfig:
     context_noise: float = 0.2  # context mixed towards noise by t ~ U(0, this)
     rest_probability: float = 0.2  # a span of silence (latents and controls) somewhere in the window
     rest_frames: tuple[int, int] = (8, 48)  # its length in frames, drawn uniformly (0.19 - 1.1 s)
+    start_blocks: bool = True  # blockcausal: context-free examples are scored on every block of the window
     grad_clip: float = 1.0
     max_steps: int = 1_000_000
     max_minutes: float = 0.0  # stop (with a checkpoint) after this much wall time; 0 = no limit
@@ -130,31 +133,50 @@ def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, gener
     is_context = torch.arange(frames, device=device) < context
     mask = window_mask(config.variant, context, frames - context, block, config.context_frames).to(device)
     clean = latents * is_context[:, None]
+    scored = torch.zeros(size, frames, dtype=torch.bool, device=device)  # the frames each example is scored on
+    scored[:, 0 if config.variant == "offline" and train else frames - block:] = True
     if train and streaming:
-        mask = drop_context(mask, context, config, size, generator).to(device)  # (B, 1, T, T)
+        mask, starts = drop_context(mask, context, config, size, generator)
+        mask, starts = mask.to(device), starts.to(device)  # (B, 1, T, T), (B,)
         level = torch.rand(size, 1, 1, generator=generator).to(device) * config.context_noise
         context_noise = torch.randn(latents.shape, generator=generator).to(device)
         clean = ((1 - level) * latents + level * context_noise) * is_context[:, None]
+        if config.start_blocks and config.variant == "blockcausal":
+            # A context-free example is a stream's first block; the rest of its window, unused context,
+            # becomes more first blocks (all noisy, each seeing only itself), scored too.
+            mask = torch.where(starts[:, None, None, None], block_diagonal(frames, block).to(device), mask)
+            is_context = is_context[None] & ~starts[:, None]  # (B, T)
+            clean = clean * is_context[..., None]
+            scored = scored | starts[:, None]
     velocity = model(noisy, t, values.to(device), present.to(device), batch["text"], clean=clean,
                      is_context=is_context, mask=mask, keep_text=keep_text)
-    scored = slice(0, frames) if config.variant == "offline" and train else slice(frames - block, frames)
-    return F.mse_loss(velocity[:, scored], target[:, scored])
+    # each example weighs the same, however many frames it is scored on
+    error = ((velocity - target) ** 2).mean(-1)  # (B, T)
+    return ((error * scored).sum(1) / scored.sum(1)).mean()
 
 
 def drop_context(mask: torch.Tensor, context: int, config: TrainDiTConfig, batch: int,
-                 generator: torch.Generator) -> torch.Tensor:
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Per example, hide all context (context_dropout) or all but its newest 1..C/B blocks
-    (context_partial) from every frame, as at the start of a stream: (T, T) -> (B, 1, T, T).
+    (context_partial) from every frame, as at the start of a stream: (T, T) -> (B, 1, T, T), and
+    which examples have no context at all (B,) bool.
     A hidden frame still sees itself, so its own (unused) attention row is defined."""
     frames = mask.shape[0]
     draw = torch.rand(batch, generator=generator)
     blocks = torch.randint(1, config.context_frames // config.block_frames + 1, (batch,), generator=generator)
-    first_visible = torch.where(draw < config.context_dropout, torch.full_like(blocks, context),
+    no_context = draw < config.context_dropout
+    first_visible = torch.where(no_context, torch.full_like(blocks, context),
                                 torch.where(draw < config.context_dropout + config.context_partial,
                                             context - blocks * config.block_frames, torch.zeros_like(blocks)))
     visible = torch.arange(frames)[None, :] >= first_visible[:, None]  # (B, T) keys that exist
     own = torch.eye(frames, dtype=torch.bool)
-    return ((mask[None] & visible[:, None, :]) | own[None])[:, None]
+    return ((mask[None] & visible[:, None, :]) | own[None])[:, None], no_context
+
+
+def block_diagonal(frames: int, block: int) -> torch.Tensor:
+    """(T, T): each frame attends only its own block, blocks counted from the end as in the streaming cache."""
+    index = context_block_index(frames, block)
+    return index[:, None] == index[None, :]
 
 
 def insert_rests(latents: torch.Tensor, values: torch.Tensor, present: torch.Tensor,

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from lmdm.dit import DiT, tiny_config
 from lmdm.latents import LatentCacheConfig, build_latent_cache
-from lmdm.train_dit import TrainDiTConfig, drop_context, insert_rests, load_init_weights
+from lmdm.train_dit import TrainDiTConfig, drop_context, flow_loss, insert_rests, load_init_weights
 from lmdm.vae import VAE, save_vae
 from lmdm.vae import tiny_config as tiny_vae_config
 
@@ -211,14 +211,44 @@ def test_context_dropout_hides_old_context_from_every_frame():
     from lmdm.masks import window_mask
 
     base = window_mask("blockcausal", 12, 4, 4, 8)
-    masks = drop_context(base, 12, config, 64, torch.Generator().manual_seed(0))[:, 0]  # (B, T, T)
+    masks, no_context = drop_context(base, 12, config, 64, torch.Generator().manual_seed(0))
+    masks = masks[:, 0]  # (B, T, T)
     target = masks[:, 12:, :12]  # what the target sees of the context
     seen = target[:, 0].sum(-1)
     assert set(seen.tolist()) <= {0, 4, 8} and 0 in seen.tolist() and 4 in seen.tolist()
+    assert torch.equal(no_context, seen == 0)
     for mask, count in zip(masks, seen.tolist()):
         hidden = torch.arange(16) < 12 - count
         assert not (mask[:, hidden] & ~torch.eye(16, dtype=torch.bool)[:, hidden]).any()  # nobody reads them
         assert torch.equal(mask[:, ~hidden], base[:, ~hidden])  # the rest is the block-causal mask
+
+
+def test_context_free_examples_are_scored_on_every_block_as_first_blocks():
+    """start_blocks: a context-free example is all noisy, each block sees only itself, every frame is
+    scored; the others keep their context and are scored on the last block; each example weighs the same."""
+    config = TrainDiTConfig(variant="blockcausal", context_frames=8, block_frames=4, history_frames=4,
+                            context_dropout=0.5, context_partial=0.0, context_noise=0.0, rest_probability=0.0,
+                            control_dropout=0.0, caption_dropout=0.0)
+    seen = {}
+
+    def model(noisy, t, values, present, text, clean, is_context, mask, keep_text):
+        seen.update(noisy=noisy, t=t, is_context=is_context, mask=mask, clean=clean)
+        return noisy  # a velocity whose error the test can recompute from x_t, t and x
+
+    latents = torch.randn(32, 16, 3)
+    batch = {"latents": latents, "control_values": torch.zeros(32, 16, 3),
+             "control_present": torch.ones(32, 16, 3), "text": torch.zeros(32, 8)}
+    loss = flow_loss(model, config, batch, torch.Generator().manual_seed(0), train=True)
+    starts = ~seen["is_context"].any(1)
+    assert 0 < starts.sum() < 32 and seen["is_context"][~starts, :12].all()
+    assert (seen["clean"][starts] == 0).all() and torch.equal(seen["clean"][~starts, :12], latents[~starts, :12])
+    blocks = torch.arange(16) // 4
+    assert torch.equal(seen["mask"][starts, 0], (blocks[:, None] == blocks[None]).expand(int(starts.sum()), -1, -1))
+    t = seen["t"][:, None, None]
+    target = (seen["noisy"] - (1 - t) * latents) / t - latents  # noise - x
+    error = ((seen["noisy"] - target) ** 2).mean(-1)  # (B, T)
+    per_example = torch.where(starts, error.mean(1), error[:, 12:].mean(1))
+    assert torch.allclose(loss, per_example.mean(), rtol=1e-4)
 
 
 def test_rests_write_silence_into_latents_and_controls():
