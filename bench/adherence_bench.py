@@ -228,8 +228,14 @@ def score_run(stream: GuitarStream, dry: Analysis, wet: Analysis, wet_audio: np.
     rests = adherence.rest_levels_dbfs(wet_audio, ANALYSIS_RATE, list(stream.rests), rest_skip)
     crops = adherence.active_crops(dry, config.crop_seconds)
     judged = adherence.judged_instruments(classifier, wet_audio, crops, config.crop_seconds)
+    training_soundfonts = set(DataConfig().soundfonts)
+    phrases = [{"level_dbfs": p.level_dbfs, "soundfont": Path(p.soundfont).name, "program": p.instrument.program,
+                "unheard_soundfont": p.soundfont not in training_soundfonts}
+               | adherence.span_scores(dry, wet, adherence.seconds_mask(dry.frames, p.start, p.start + p.seconds), octave)
+               for p in stream.phrases]
     run = {
         "whole": adherence.span_scores(dry, wet, everything, octave),
+        "phrases": phrases,
         "octave_offset": octave,
         "envelope_lag_seconds": adherence.envelope_lag_seconds(dry, wet),
         "opening": adherence.span_scores(dry, wet, opening, octave),

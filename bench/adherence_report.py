@@ -160,7 +160,41 @@ def aggregate(runs: list[dict], ceiling: dict[str, float]) -> dict:
         by_stream[s]["drift_pitch_class_accuracy"] for s in streams if s in {r["stream"] for r in monophonic})
     overall["pitch_class_accuracy_chordal"] = summary(chordal)["pitch_class_accuracy"] if chordal else None
     overall["instrument_top1_reference"] = float(np.mean(list(ceiling.values()))) if ceiling else float("nan")
-    return {"by_stream": by_stream, "overall": overall, "reference_instrument_top1": ceiling}
+    return {"by_stream": by_stream, "overall": overall, "reference_instrument_top1": ceiling,
+            "by_condition": by_condition(runs)}
+
+
+CONDITION_METRICS = ("pitch_class_accuracy", "voicing_recall", "loudness_r", "level_difference_db")
+LEVEL_BANDS_DBFS = ((-40.0, -29.0), (-29.0, -17.0), (-17.0, -6.0))  # quiet, middle, loud thirds of the range
+
+
+def by_condition(runs: list[dict]) -> dict[str, dict[str, dict]]:
+    """Per-phrase scores pooled over runs (pitch over monophonic streams only), median per condition of
+    the player: the phrase's level band, soundfont (heard in training or not) and guitar. Where the
+    model fails, not only how much."""
+    phrases = [p | {"monophonic": r["kind"] == "monophonic"} for r in runs for p in r.get("phrases", [])]
+    if not phrases:
+        return {}
+
+    def medians(group: list[dict]) -> dict:
+        out = {"phrases": len(group)}
+        for metric in CONDITION_METRICS:
+            pool = [p for p in group if p["monophonic"]] if metric in ("pitch_class_accuracy", "voicing_recall") else group
+            out[metric] = nanmedian(p[metric] for p in pool)
+        return out
+
+    def band(phrase: dict) -> str:
+        low, high = next(b for b in LEVEL_BANDS_DBFS if phrase["level_dbfs"] <= b[1] or b == LEVEL_BANDS_DBFS[-1])
+        return f"{low:.0f} to {high:.0f} dBFS"
+
+    conditions = {"level": band,
+                  "soundfont": lambda p: p["soundfont"] + (" (unheard)" if p["unheard_soundfont"] else ""),
+                  "guitar program": lambda p: str(p["program"])}
+    result = {}
+    for name, key in conditions.items():
+        keys = [key(p) for p in phrases]
+        result[name] = {k: medians([p for p, pk in zip(phrases, keys) if pk == k]) for k in sorted(set(keys))}
+    return result
 
 
 def goals_table(overall: dict) -> list[dict]:
@@ -275,6 +309,13 @@ def print_summary(aggregates: dict, goals: list[dict]) -> None:
               f"{g['target'] or '-':<11}{g['target_met'] if g['target'] else '-'}")
     reference = fmt(aggregates["overall"]["instrument_top1_reference"], 2)
     print(f"(instrument accuracy of the classifier on real renders of the same melodies: {reference})")
+    if aggregates.get("by_condition"):
+        print("\nper phrase, medians over runs (pitch: monophonic streams)")
+        print(f"{'condition':<48}{'phrases':>8}{'pc acc':>8}{'voicing':>8}{'loud r':>8}{'level dB':>9}")
+        for name, groups in aggregates["by_condition"].items():
+            for key, v in groups.items():
+                print(f"{name + ': ' + key:<48}{v['phrases']:>8}{fmt(v['pitch_class_accuracy'], 2):>8}"
+                      f"{fmt(v['voicing_recall'], 2):>8}{fmt(v['loudness_r'], 2):>8}{fmt(v['level_difference_db'], 1):>9}")
 
 
 def fmt(value: float | None, digits: int) -> str:

@@ -169,6 +169,15 @@ def rotary(x: torch.Tensor, tables: tuple[torch.Tensor, torch.Tensor]) -> torch.
 # ----------------------------------------------------------------------------- transformer
 
 
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Scaled dot-product attention; in float32 under CPU autocast, where its bfloat16 backward costs more
+    than float32's (a training step: 0.73 s against 0.85 s with bfloat16 attention, 2 cores with AMX)."""
+    if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        with torch.autocast("cpu", enabled=False):
+            return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return x * (1 + scale) + shift
 
@@ -209,9 +218,9 @@ class Block(nn.Module):
         q, k, v = self._split(q), self._split(k), self._split(v)
         q, k = rotary(q, rotation), rotary(k, rotation)
         keys, values = (k, v) if past is None else (torch.cat([past[0], k], 2), torch.cat([past[1], v], 2))
-        attended = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, H, T, Dh)
+        attended = attention(q, keys, values, mask)  # (B, H, T, Dh)
         x = x + gate1 * self.attention_out(attended.transpose(1, 2).flatten(2))
-        cross = F.scaled_dot_product_attention(self._split(self.cross_q(self.norm_cross(x))), *text)
+        cross = attention(self._split(self.cross_q(self.norm_cross(x))), *text)
         x = x + self.cross_out(cross.transpose(1, 2).flatten(2))
         x = x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
         return x, (k, v)

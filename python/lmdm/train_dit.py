@@ -91,6 +91,13 @@ class TrainDiTConfig:
     seed: int = 0
     threads: int = 0
     device: str = "cpu"
+    # "bf16": training steps under bfloat16 autocast (weights, optimizer and validation stay float32);
+    # 1.6x the steps per second on 2 cores with AMX (0.73 s against 1.1-1.3 s at batch 16, 2026-11-29)
+    precision: str = "fp32"
+
+    def __post_init__(self):
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, not {self.precision!r}")
 
     @property
     def window_frames(self) -> int:
@@ -148,10 +155,11 @@ def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, gener
             is_context = is_context[None] & ~starts[:, None]  # (B, T)
             clean = clean * is_context[..., None]
             scored = scored | starts[:, None]
-    velocity = model(noisy, t, values.to(device), present.to(device), batch["text"], clean=clean,
-                     is_context=is_context, mask=mask, keep_text=keep_text)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=train and config.precision == "bf16"):
+        velocity = model(noisy, t, values.to(device), present.to(device), batch["text"], clean=clean,
+                         is_context=is_context, mask=mask, keep_text=keep_text)
     # each example weighs the same, however many frames it is scored on
-    error = ((velocity - target) ** 2).mean(-1)  # (B, T)
+    error = ((velocity.float() - target) ** 2).mean(-1)  # (B, T)
     return ((error * scored).sum(1) / scored.sum(1)).mean()
 
 

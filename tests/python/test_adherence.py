@@ -151,6 +151,25 @@ def test_the_goals_can_fail_and_undefined_scores_do_not_pass():
     assert math.isnan(report.worst_ratio([0.0, 0.5]))  # a first window at 0 has no drift to speak of
 
 
+def test_phrases_are_grouped_by_level_soundfont_and_guitar():
+    """by_condition pools phrases over runs per condition; pitch only where the stream is monophonic."""
+    report = load_report()
+
+    def phrase(level, soundfont, program, accuracy):
+        return {"level_dbfs": level, "soundfont": soundfont, "program": program, "unheard_soundfont": soundfont == "b",
+                "pitch_class_accuracy": accuracy, "voicing_recall": 1.0, "loudness_r": 0.5, "level_difference_db": -3.0}
+
+    runs = [{"kind": "monophonic", "phrases": [phrase(-40, "a", 24, 0.2), phrase(-6, "b", 25, 0.8)]},
+            {"kind": "chordal", "phrases": [phrase(-35, "a", 24, 0.0), phrase(-20, "a", 25, 0.0)]}]
+    groups = report.by_condition(runs)
+    assert {k: v["phrases"] for k, v in groups["level"].items()} == {
+        "-40 to -29 dBFS": 2, "-29 to -17 dBFS": 1, "-17 to -6 dBFS": 1}
+    assert groups["level"]["-40 to -29 dBFS"]["pitch_class_accuracy"] == pytest.approx(0.2)  # chordal left out
+    assert groups["soundfont"]["b (unheard)"]["pitch_class_accuracy"] == pytest.approx(0.8)
+    assert math.isnan(groups["level"]["-29 to -17 dBFS"]["pitch_class_accuracy"])  # only a chordal phrase
+    assert groups["guitar program"]["24"]["phrases"] == 2
+
+
 @pytest.mark.skipif(not (REPO / "build" / "lmdm_host").exists() or not (REPO / "models" / "lmdm-live").is_dir(),
                     reason="needs build/lmdm_host and models/lmdm-live")
 def test_quick_benchmark_runs_through_the_host(tmp_path):

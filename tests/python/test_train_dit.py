@@ -251,6 +251,29 @@ def test_context_free_examples_are_scored_on_every_block_as_first_blocks():
     assert torch.allclose(loss, per_example.mean(), rtol=1e-4)
 
 
+def test_bf16_training_loss_matches_fp32_and_keeps_attention_in_fp32():
+    """bf16 autocast (--precision bf16) changes the arithmetic, not the objective: the loss of one batch
+    agrees with fp32's to within bfloat16's rounding; attention itself runs in float32."""
+    from lmdm.dit import attention
+
+    config = TrainDiTConfig(variant="blockcausal", context_frames=8, block_frames=4, history_frames=4)
+    torch.manual_seed(0)
+    model = DiT(tiny_config(variant="blockcausal", latent_dim=3))
+    with torch.no_grad():  # away from the zero-initialised output, so the arithmetic shows in the loss
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    batch = {"latents": torch.randn(8, 16, 3), "control_values": torch.randn(8, 16, 3),
+             "control_present": torch.ones(8, 16, 3), "text": torch.randn(8, 384)}
+    losses = [flow_loss(model, TrainDiTConfig(**{**config.__dict__, "precision": precision}), batch,
+                        torch.Generator().manual_seed(3), train=True).item() for precision in ("fp32", "bf16")]
+    assert losses[0] == pytest.approx(losses[1], rel=0.02) and losses[0] != losses[1]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        q = torch.randn(1, 2, 4, 8, dtype=torch.bfloat16)
+        assert attention(q, q, q).dtype == torch.float32
+    with pytest.raises(ValueError, match="precision"):
+        TrainDiTConfig(precision="fp16")
+
+
 def test_rests_write_silence_into_latents_and_controls():
     config = TrainDiTConfig(rest_probability=1.0, rest_frames=(3, 3))
     silence = (torch.full((4,), 7.0), torch.tensor([-5.0, -3.0, 0.0]), torch.tensor([1.0, 1.0, 0.0]))
