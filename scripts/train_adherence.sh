@@ -16,4 +16,5 @@ cd "$ROOT"
 [ -f data/lmdm-v1/summary.json ] || "$PY" -m lmdm.data build
 "$PY" -m lmdm.latents
 "$PY" -m lmdm.train_dit --variant blockcausal --init-from models/lmdm-blockcausal --run-dir "$RUN_DIR" \
-  --learning-rate 3e-4 --warmup-steps 200 --max-minutes "$MINUTES" --checkpoint-minutes 10 --device "$DEVICE" --threads "$THREADS" "$@"
+  --learning-rate 3e-4 --warmup-steps 200 --max-minutes "$MINUTES" --checkpoint-minutes 10 --device "$DEVICE" --threads "$THREADS" \
+  --precision bf16 "$@"
