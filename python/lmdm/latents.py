@@ -4,10 +4,11 @@
 
 Encodes every example of every split once with the VAE (the posterior mean), computes the control
 features per latent frame (lmdm.controls: loudness, brightness, pitch + confidence) and embeds all
-captions (lmdm.text), into data/lmdm-v1/latents-<vae hash>/<split>.{latents,controls,text}.npy plus
+captions (lmdm.text), into data/lmdm-v1/latents-<encoder hash>/<split>.{latents,controls,text}.npy plus
 <split>.json (per example: frame range, captions, instruments, kind) and stats.json (per-channel
-latent mean/std, control statistics) from the train split. Rebuilt only when missing, so a new VAE
-gets its own folder and an old cache is never mixed with new weights.
+latent mean/std, control statistics) from the train split. Rebuilt only when missing, so a new encoder
+gets its own folder and an old cache is never mixed with new weights; a VAE whose decoder alone
+changed (lmdm.vae_level) keeps its cache.
 """
 
 import argparse
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from tqdm import tqdm
 
 from .cli import add_config_arguments, config_from_args
@@ -38,8 +40,15 @@ class LatentCacheConfig:
 
 
 def cache_folder(data: Path, vae: Path) -> Path:
-    digest = hashlib.sha256((Path(vae) / WEIGHTS).read_bytes()).hexdigest()[:12]
-    return Path(data) / f"latents-{digest}"
+    """The cache of `data` encoded by `vae`: named by a hash of the encoder's weights (names, dtypes,
+    shapes, bytes), the only part of the VAE the cache depends on."""
+    digest = hashlib.sha256()
+    with safe_open(Path(vae) / WEIGHTS, framework="numpy") as weights:
+        for name in sorted(k for k in weights.keys() if k.startswith("encoder.")):
+            tensor = weights.get_tensor(name)
+            digest.update(f"{name}:{tensor.dtype}:{tensor.shape}".encode())
+            digest.update(np.ascontiguousarray(tensor).tobytes())
+    return Path(data) / f"latents-{digest.hexdigest()[:12]}"
 
 
 @torch.no_grad()

@@ -296,3 +296,20 @@ def test_a_resumed_log_drops_the_steps_logged_after_the_checkpoint(tmp_path):
     resumed.write(75, 80.0, {"loss": 0.5})
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows] == [25, 50, 75] and rows[-1]["loss"] == 0.5
+
+
+def test_the_latent_cache_is_keyed_on_the_encoder_alone(tmp_path):
+    """A VAE whose decoder changed keeps its latent cache; a new encoder gets its own."""
+    from lmdm.latents import cache_folder
+
+    torch.manual_seed(0)
+    vae = VAE(tiny_vae_config())
+    save_vae(vae, tmp_path / "a")
+    with torch.no_grad():
+        vae.decoder.head.bias.add_(1.0)
+    save_vae(vae, tmp_path / "b")
+    with torch.no_grad():
+        next(vae.encoder.parameters()).add_(1.0)
+    save_vae(vae, tmp_path / "c")
+    data = tmp_path / "data"
+    assert cache_folder(data, tmp_path / "a") == cache_folder(data, tmp_path / "b") != cache_folder(data, tmp_path / "c")
