@@ -21,6 +21,8 @@ docs/lmdm.md "Levers"), drawn per example:
   examples that teach the controls most carry T/B times the supervision at the same cost;
 - context noise: the clean context mixed towards noise by up to `context_noise` (on the flow path),
   not told to the model, so it trusts the controls over imperfect context (its own output at inference);
+- own context: for `rollout_examples` examples of a batch the newest context block is the model's own
+  sampled generation of it (no gradient, `rollout_steps` steps), the context it meets at inference;
 - rests: a span of the window (context and target) replaced by the latents and controls of silence
   (`rest_probability`), so silent input gives silence out rather than a drone.
 """
@@ -42,7 +44,7 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .cli import add_config_arguments, config_from_args
 from .dit import CONFIGS, DiT
-from .flow import corrupt, logit_normal_times
+from .flow import corrupt, logit_normal_times, solve, time_grid
 from .latents import cache_folder, normalise_latents
 from .masks import STREAMING_VARIANTS, context_block_index, window_mask
 from .sketch import corrupt_for_training, silence_controls
@@ -80,6 +82,8 @@ class TrainDiTConfig:
     rest_probability: float = 0.2  # a span of silence (latents and controls) somewhere in the window
     rest_frames: tuple[int, int] = (8, 48)  # its length in frames, drawn uniformly (0.19 - 1.1 s)
     start_blocks: bool = True  # blockcausal: context-free examples are scored on every block of the window
+    rollout_examples: int = 0  # blockcausal: this many examples per batch get their newest context block from
+    rollout_steps: int = 4  # the model itself, sampled with this many Euler steps (no gradient)
     grad_clip: float = 1.0
     max_steps: int = 1_000_000
     max_minutes: float = 0.0  # stop (with a checkpoint) after this much wall time; 0 = no limit
@@ -148,6 +152,10 @@ def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, gener
         level = torch.rand(size, 1, 1, generator=generator).to(device) * config.context_noise
         context_noise = torch.randn(latents.shape, generator=generator).to(device)
         clean = ((1 - level) * latents + level * context_noise) * is_context[:, None]
+        if config.rollout_examples and config.variant == "blockcausal":
+            own = torch.nonzero(~starts).flatten()[:config.rollout_examples]
+            clean = roll_out_last_block(model, config, clean, values.to(device), present.to(device),
+                                        batch["text"], own, generator)
         if config.start_blocks and config.variant == "blockcausal":
             # A context-free example is a stream's first block; the rest of its window, unused context,
             # becomes more first blocks (all noisy, each seeing only itself), scored too.
@@ -161,6 +169,41 @@ def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, gener
     # each example weighs the same, however many frames it is scored on
     error = ((velocity.float() - target) ** 2).mean(-1)  # (B, T)
     return ((error * scored).sum(1) / scored.sum(1)).mean()
+
+
+@torch.no_grad()
+def roll_out_last_block(model: torch.nn.Module, config: TrainDiTConfig, clean: torch.Tensor, values: torch.Tensor,
+                        present: torch.Tensor, text: torch.Tensor, chosen: torch.Tensor,
+                        generator: torch.Generator) -> torch.Tensor:
+    """The chosen examples' newest context block replaced by the model's own generation of it: sampled
+    (`rollout_steps` Euler steps, conditional) from the context before it, as at inference, where
+    every context block is the model's output. clean (B, T, D) with the target zeroed -> the same."""
+    if not len(chosen):
+        return clean
+    frames, block = config.window_frames, config.block_frames
+    context = frames - block  # the rolled-out block ends where the target begins
+    own_context = context - block
+    is_context = torch.arange(context, device=clean.device) < own_context
+    mask = window_mask("blockcausal", own_context, block, block, config.context_frames).to(clean.device)
+    given = clean[chosen, :context] * is_context[:, None]
+    controls = values[chosen, :context], present[chosen, :context]
+    prompt = text[chosen] if text is not None else None
+
+    def velocity(x: torch.Tensor, time: float) -> torch.Tensor:
+        noisy = torch.cat([torch.zeros_like(given[:, :own_context]), x], 1)
+        t = torch.full((len(chosen),), time, device=clean.device)
+        with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+            v = model(noisy, t, *controls, prompt, clean=given, is_context=is_context, mask=mask)
+        return v[:, own_context:].float()
+
+    noise = torch.randn(len(chosen), block, clean.shape[-1], generator=generator).to(clean.device)
+    was_training = model.training
+    model.eval()
+    generated = solve(velocity, noise, time_grid(config.rollout_steps))
+    model.train(was_training)
+    clean = clean.clone()
+    clean[chosen, own_context:context] = generated
+    return clean
 
 
 def drop_context(mask: torch.Tensor, context: int, config: TrainDiTConfig, batch: int,

@@ -251,6 +251,36 @@ def test_context_free_examples_are_scored_on_every_block_as_first_blocks():
     assert torch.allclose(loss, per_example.mean(), rtol=1e-4)
 
 
+def test_rollouts_put_the_models_own_block_into_the_context():
+    """rollout_examples: that many examples with context get their newest context block sampled by the
+    model (here a zero velocity, so the sample is its starting noise); nothing else changes."""
+    config = TrainDiTConfig(variant="blockcausal", context_frames=8, block_frames=4, history_frames=4,
+                            context_dropout=0.25, context_partial=0.0, context_noise=0.0, rest_probability=0.0,
+                            control_dropout=0.0, caption_dropout=0.0, rollout_examples=3, rollout_steps=2)
+    calls = []
+
+    class Recorder(torch.nn.Module):
+        def forward(self, noisy, t, values, present, text, clean, is_context, mask, keep_text=None):
+            calls.append({"frames": noisy.shape[1], "batch": noisy.shape[0], "clean": clean,
+                          "is_context": is_context, "grad": torch.is_grad_enabled(), "training": self.training})
+            return torch.zeros_like(noisy)
+
+    model = Recorder()
+
+    latents = torch.randn(16, 16, 3)
+    batch = {"latents": latents, "control_values": torch.zeros(16, 16, 3),
+             "control_present": torch.ones(16, 16, 3), "text": torch.zeros(16, 8)}
+    flow_loss(model, config, batch, torch.Generator().manual_seed(0), train=True)
+    rollouts, main = calls[:-1], calls[-1]
+    assert len(rollouts) == 2 and all(c["batch"] == 3 and c["frames"] == 12 and not c["grad"] for c in rollouts)
+    assert not any(c["training"] for c in rollouts) and main["training"]  # sampled in eval mode, trained after
+    assert main["frames"] == 16 and main["grad"]
+    with_context = main["is_context"].any(1)
+    replaced = ~torch.isclose(main["clean"][:, 8:12], latents[:, 8:12]).all(-1).all(-1) & with_context
+    assert replaced.sum() == 3 and (main["clean"][~with_context] == 0).all()  # first blocks have no context
+    assert torch.equal(main["clean"][with_context][:, :8], latents[with_context][:, :8])
+
+
 def test_bf16_training_loss_matches_fp32_and_keeps_attention_in_fp32():
     """bf16 autocast (--precision bf16) changes the arithmetic, not the objective: the loss of one batch
     agrees with fp32's to within bfloat16's rounding; attention itself runs in float32."""
