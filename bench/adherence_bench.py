@@ -231,7 +231,8 @@ def score_run(stream: GuitarStream, dry: Analysis, wet: Analysis, wet_audio: np.
     training_soundfonts = set(DataConfig().soundfonts)
     phrases = [{"level_dbfs": p.level_dbfs, "soundfont": Path(p.soundfont).name, "program": p.instrument.program,
                 "unheard_soundfont": p.soundfont not in training_soundfonts}
-               | adherence.span_scores(dry, wet, adherence.seconds_mask(dry.frames, p.start, p.start + p.seconds), octave)
+               | adherence.span_scores(dry, wet, adherence.seconds_mask(dry.frames, p.start, p.start + p.seconds),
+                                       octave)
                for p in stream.phrases]
     run = {
         "whole": adherence.span_scores(dry, wet, everything, octave),

@@ -179,7 +179,8 @@ def by_condition(runs: list[dict]) -> dict[str, dict[str, dict]]:
     def medians(group: list[dict]) -> dict:
         out = {"phrases": len(group)}
         for metric in CONDITION_METRICS:
-            pool = [p for p in group if p["monophonic"]] if metric in ("pitch_class_accuracy", "voicing_recall") else group
+            pitch = metric in ("pitch_class_accuracy", "voicing_recall")
+            pool = [p for p in group if p["monophonic"]] if pitch else group
             out[metric] = nanmedian(p[metric] for p in pool)
         return out
 

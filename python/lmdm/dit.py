@@ -346,7 +346,8 @@ class DiT(nn.Module):
                 positions: torch.Tensor | None = None, keep_text: torch.Tensor | None = None) -> torch.Tensor:
         """One masked pass over a window of frames: noisy (B, T, D), t (B,), controls (B, T, C),
         text (B, text_dim) or None (unconditional), clean (B, T, D) context latents (zeros over the
-        target), is_context (T,) or per example (B, T) bool, mask (T, T) bool, keep_text (B,) bool (caption dropout).
+        target), is_context (T,) or per example (B, T) bool, mask (T, T) bool, keep_text (B,) bool
+        (caption dropout).
         Returns the velocity (B, T, D)."""
         batch, frames = noisy.shape[:2]
         if is_context is None:

@@ -163,12 +163,17 @@ def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, gener
             is_context = is_context[None] & ~starts[:, None]  # (B, T)
             clean = clean * is_context[..., None]
             scored = scored | starts[:, None]
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=train and config.precision == "bf16"):
+    with mixed_precision(config, device, enabled=train):
         velocity = model(noisy, t, values.to(device), present.to(device), batch["text"], clean=clean,
                          is_context=is_context, mask=mask, keep_text=keep_text)
     # each example weighs the same, however many frames it is scored on
     error = ((velocity.float() - target) ** 2).mean(-1)  # (B, T)
     return ((error * scored).sum(1) / scored.sum(1)).mean()
+
+
+def mixed_precision(config: TrainDiTConfig, device: torch.device, enabled: bool = True) -> torch.autocast:
+    """bfloat16 autocast where `--precision bf16` asks for it (training passes only), else a no-op."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and config.precision == "bf16")
 
 
 @torch.no_grad()
@@ -192,7 +197,7 @@ def roll_out_last_block(model: torch.nn.Module, config: TrainDiTConfig, clean: t
     def velocity(x: torch.Tensor, time: float) -> torch.Tensor:
         noisy = torch.cat([torch.zeros_like(given[:, :own_context]), x], 1)
         t = torch.full((len(chosen),), time, device=clean.device)
-        with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+        with mixed_precision(config, clean.device):
             v = model(noisy, t, *controls, prompt, clean=given, is_context=is_context, mask=mask)
         return v[:, own_context:].float()
 

@@ -342,4 +342,5 @@ def test_the_latent_cache_is_keyed_on_the_encoder_alone(tmp_path):
         next(vae.encoder.parameters()).add_(1.0)
     save_vae(vae, tmp_path / "c")
     data = tmp_path / "data"
-    assert cache_folder(data, tmp_path / "a") == cache_folder(data, tmp_path / "b") != cache_folder(data, tmp_path / "c")
+    folders = [cache_folder(data, tmp_path / name) for name in "abc"]
+    assert folders[0] == folders[1] != folders[2]
