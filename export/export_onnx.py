@@ -34,7 +34,7 @@ from lmdm.dit_files import load_dit  # noqa: E402
 from lmdm.dit_onnx import SHARED_WEIGHTS, convert_fp16, export_graphs, quantize_int8, share_weights  # noqa: E402
 from lmdm.fixtures import golden_cases, write_fixtures  # noqa: E402
 from lmdm.flow import time_grid  # noqa: E402
-from lmdm.latents import normalise_latents  # noqa: E402
+from lmdm.latent_cache import normalise_latents  # noqa: E402
 from lmdm.onnx_optimize import describe as describe_optimization, optimize_offline  # noqa: E402
 from lmdm.package import MANIFEST, SCHEMA_VERSION, PackageError, check_package, graph_entry, sha256  # noqa: E402
 from lmdm.stream import OnnxStreamer  # noqa: E402

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .dit import DiT, DiTConfig
-from .latents import cache_folder
+from .latent_cache import training_cache
 
 WEIGHTS, CONFIG, STATS = "model.safetensors", "config.json", "stats.json"
 
@@ -46,5 +46,6 @@ def load_dit(folder: Path) -> tuple[DiT, dict]:
     model = DiT(_config(meta["model_config"]))
     model.load_state_dict(load_file(folder / "checkpoint" / "ema.safetensors"))
     train = meta["train_config"]
-    stats = json.loads((cache_folder(Path(train["data"]), Path(train["vae"])) / STATS).read_text())
+    stats = json.loads((training_cache(Path(train["data"]), Path(train["vae"]), train.get("latent_cache", "")) / STATS)
+                       .read_text())
     return model.eval(), stats

@@ -20,7 +20,7 @@ from .cli import add_config_arguments, config_from_args
 from .dit import parameter_count
 from .dit_files import load_dit, save_dit
 from .evaluate import EvaluateConfig, evaluate
-from .latents import cache_folder
+from .latent_cache import training_cache
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def package(config: DiTPackageConfig) -> dict:
     meta = json.loads((config.run_dir / "checkpoint" / "checkpoint.json").read_text())
     train = meta["train_config"]
     model, _ = load_dit(config.run_dir)
-    stats = cache_folder(Path(train["data"]), Path(train["vae"])) / "stats.json"
+    stats = training_cache(Path(train["data"]), Path(train["vae"]), train.get("latent_cache", "")) / "stats.json"
     save_dit(model, config.out, stats)
     for name in ("loss.png", "metrics.jsonl"):
         shutil.copy(config.run_dir / name, config.out / ("training-" + name))

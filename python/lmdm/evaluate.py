@@ -33,7 +33,7 @@ from .dit import DiT
 from .dit_files import load_dit
 from .flow import solve, time_grid
 from .frechet import classifier_embeddings, frechet_distance
-from .latents import denormalise_latents, normalise_latents
+from .latent_cache import denormalise_latents, normalise_latents
 from .sketch import SKETCH_CONTROLS, sketch_from_audio
 from .streaming import StreamConfig, Streamer
 from .text import embed_texts

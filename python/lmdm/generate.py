@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from .cli import add_config_arguments, config_from_args
 from .dit_files import load_dit
-from .latents import denormalise_latents, normalise_latents
+from .latent_cache import denormalise_latents, normalise_latents
 from .sketch import SKETCH_CONTROLS, median_smooth, sketch_from_audio
 from .streaming import StreamConfig, Streamer
 from .text import embed_texts

@@ -12,24 +12,20 @@ changed (lmdm.vae_level) keeps its cache.
 """
 
 import argparse
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
 from tqdm import tqdm
 
 from .cli import add_config_arguments, config_from_args
 from .controls import CONTROL_NAMES, compute_controls
 from .data.loader import ShardDataset
+from .latent_cache import SPLITS, cache_folder
 from .text import TEXT_DIM, embed_texts
-from .vae import WEIGHTS, load_vae, trim_to_latents
-
-SPLITS = ("train", "valid", "test")
-
+from .vae import load_vae, trim_to_latents
 
 @dataclass(frozen=True)
 class LatentCacheConfig:
@@ -37,18 +33,6 @@ class LatentCacheConfig:
     vae: Path = field(default_factory=lambda: Path("models/vae"))
     splits: tuple[str, ...] = SPLITS
     threads: int = 2
-
-
-def cache_folder(data: Path, vae: Path) -> Path:
-    """The cache of `data` encoded by `vae`: named by a hash of the encoder's weights (names, dtypes,
-    shapes, bytes), the only part of the VAE the cache depends on."""
-    digest = hashlib.sha256()
-    with safe_open(Path(vae) / WEIGHTS, framework="numpy") as weights:
-        for name in sorted(k for k in weights.keys() if k.startswith("encoder.")):
-            tensor = weights.get_tensor(name)
-            digest.update(f"{name}:{tensor.dtype}:{tensor.shape}".encode())
-            digest.update(np.ascontiguousarray(tensor).tobytes())
-    return Path(data) / f"latents-{digest.hexdigest()[:12]}"
 
 
 @torch.no_grad()
@@ -87,15 +71,6 @@ def statistics(folder: Path) -> dict:
             "brightness": {"mean": float(controls[:, 1].mean()), "std": float(controls[:, 1].std())},
             "pitch_midi": {"mean": float(controls[voiced, 2].mean()), "std": float(controls[voiced, 2].std())},
             "voiced_fraction": float(voiced.mean()), "train_frames": int(len(latents))}
-
-
-def normalise_latents(latents: torch.Tensor, stats: dict) -> torch.Tensor:
-    """VAE latents (..., T, D) -> the DiT's unit-variance channels."""
-    return (latents - torch.tensor(stats["latent_mean"])) / torch.tensor(stats["latent_std"])
-
-
-def denormalise_latents(latents: torch.Tensor, stats: dict) -> torch.Tensor:
-    return latents * torch.tensor(stats["latent_std"]) + torch.tensor(stats["latent_mean"])
 
 
 def build_latent_cache(config: LatentCacheConfig) -> Path:

@@ -45,7 +45,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .cli import add_config_arguments, config_from_args
 from .dit import CONFIGS, DiT
 from .flow import corrupt, logit_normal_times, solve, time_grid
-from .latents import cache_folder, normalise_latents
+from .latent_cache import normalise_latents, silence_latent, training_cache
 from .masks import STREAMING_VARIANTS, context_block_index, window_mask
 from .sketch import corrupt_for_training, silence_controls
 from .training import (MetricsLog, distributed, replicas_in_sync, report_and_finish, require_same_model,
@@ -60,6 +60,7 @@ PITCH_PREFIXES = ("controls.pitch.", "controls.projections.2.")  # the two pitch
 class TrainDiTConfig:
     data: Path = field(default_factory=lambda: Path("data/lmdm-v1"))
     vae: Path = field(default_factory=lambda: Path("models/vae"))  # selects the latent cache
+    latent_cache: str = ""  # a cache folder to read instead (one unpacked where the VAE is absent)
     run_dir: Path = field(default_factory=lambda: Path("runs/dit-offline"))
     model: str = "small"  # a key of lmdm.dit.CONFIGS
     variant: str = "offline"  # offline | outpaint | encdec | blockcausal
@@ -118,14 +119,16 @@ class TrainDiTConfig:
 
 
 def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, generator: torch.Generator,
-              train: bool, silence: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+              train: bool, silence: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+              device: torch.device | str = "cpu") -> torch.Tensor:
     """Velocity MSE on the target frames of a window batch, cut to this variant's window length.
 
     Times and noise are drawn for the whole batch window before cutting, so variants with different
     window lengths see the same noise on the same target frames (validation compares them). Training
     applies the corruptions of the module docstring; rests need `silence`: the normalised latent frame
-    (D,) and control values and present flags (3,) of silent input."""
-    frames, block = config.window_frames, config.block_frames
+    (D,) and control values and present flags (3,) of silent input. The batch comes on the CPU, where
+    its random draws (CPU generator) and corruptions happen; then it moves to `device`, the model's."""
+    frames, block, device = config.window_frames, config.block_frames, torch.device(device)
     values, present = batch["control_values"], batch["control_present"]
     latents = batch["latents"]
     streaming = config.variant in STREAMING_VARIANTS
@@ -134,7 +137,9 @@ def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, gener
     if train:
         values, present = corrupt_for_training(values, present, generator, config.control_dropout,
                                                config.smoothing_widths)
-    size, device = latents.shape[0], latents.device
+    size = latents.shape[0]
+    latents, values, present = latents.to(device), values.to(device), present.to(device)
+    text = batch["text"].to(device) if batch["text"] is not None else None
     t = logit_normal_times(size, generator).to(device)
     noise = torch.randn(latents.shape, generator=generator).to(device)[:, -frames:]
     keep_text = (torch.rand(size, generator=generator) >= (config.caption_dropout if train else 0.0)).to(device)
@@ -142,7 +147,7 @@ def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, gener
     noisy, target = corrupt(latents, noise, t)
     context = 0 if config.variant == "offline" else frames - block
     is_context = torch.arange(frames, device=device) < context
-    mask = window_mask(config.variant, context, frames - context, block, config.context_frames).to(device)
+    mask = window_mask(config.variant, context, frames - context, block, config.context_frames)
     clean = latents * is_context[:, None]
     scored = torch.zeros(size, frames, dtype=torch.bool, device=device)  # the frames each example is scored on
     scored[:, 0 if config.variant == "offline" and train else frames - block:] = True
@@ -154,8 +159,7 @@ def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, gener
         clean = ((1 - level) * latents + level * context_noise) * is_context[:, None]
         if config.rollout_examples and config.variant == "blockcausal":
             own = torch.nonzero(~starts).flatten()[:config.rollout_examples]
-            clean = roll_out_last_block(model, config, clean, values.to(device), present.to(device),
-                                        batch["text"], own, generator)
+            clean = roll_out_last_block(model, config, clean, values, present, text, own, generator)
         if config.start_blocks and config.variant == "blockcausal":
             # A context-free example is a stream's first block; the rest of its window, unused context,
             # becomes more first blocks (all noisy, each seeing only itself), scored too.
@@ -163,8 +167,9 @@ def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, gener
             is_context = is_context[None] & ~starts[:, None]  # (B, T)
             clean = clean * is_context[..., None]
             scored = scored | starts[:, None]
+    mask = mask.to(device)
     with mixed_precision(config, device, enabled=train):
-        velocity = model(noisy, t, values.to(device), present.to(device), batch["text"], clean=clean,
+        velocity = model(noisy, t, values, present, text, clean=clean,
                          is_context=is_context, mask=mask, keep_text=keep_text)
     # each example weighs the same, however many frames it is scored on
     error = ((velocity.float() - target) ** 2).mean(-1)  # (B, T)
@@ -260,7 +265,8 @@ def validation_loss(model: torch.nn.Module, config: TrainDiTConfig, windows: Lat
     losses = []
     for index in range(config.valid_batches):
         batch = windows.batch(config.batch_size, np.random.default_rng([config.seed, 10_000, index]))
-        losses.append(flow_loss(model, config, batch, torch.Generator().manual_seed(index), train=False).item())
+        losses.append(flow_loss(model, config, batch, torch.Generator().manual_seed(index), train=False,
+                                device=next(model.parameters()).device).item())
     model.train()
     return float(np.mean(losses))
 
@@ -316,15 +322,10 @@ def offline_reference_loss(config: TrainDiTConfig, windows: LatentWindows, devic
     return validation_loss(offline, replace(config, variant="offline"), windows)
 
 
-def silence(config: TrainDiTConfig, stats: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The normalised latent frame (D,) of digital silence (the VAE's, after its start-up) and the
-    controls silent input gives: what a rest is made of."""
-    from .vae import load_vae
-
-    vae = load_vae(config.vae)
-    with torch.no_grad():
-        mean, _ = vae.encode(torch.zeros(1, config.block_frames * 4 * vae.config.samples_per_latent))  # (1, D, T)
-    return (normalise_latents(mean[0, :, -1], stats), *silence_controls(stats))
+def silence(config: TrainDiTConfig, folder: Path, stats: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The normalised latent frame (D,) of digital silence and the controls silent input gives: what a
+    rest is made of."""
+    return (normalise_latents(torch.from_numpy(silence_latent(folder, config.vae)), stats), *silence_controls(stats))
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -335,17 +336,20 @@ def train(config: TrainDiTConfig) -> dict:
     if config.threads:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device)
-    folder = cache_folder(config.data, config.vae)
+    folder = training_cache(config.data, config.vae, config.latent_cache)
     train_windows = LatentWindows(folder, "train", config.window_frames)
     valid_windows = LatentWindows(folder, config.valid_split, config.valid_window_frames)
     model = build_model(config, train_windows.latents.shape[1], train_windows.stats, device)
-    rest = silence(config, train_windows.stats) if config.rest_probability > 0 else None
+    rest = silence(config, folder, train_windows.stats) if config.rest_probability > 0 else None
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=(0.9, 0.99),
                                   weight_decay=config.weight_decay)
     meta = {"step": 0, "elapsed_seconds": 0.0}
     checkpoint = config.run_dir / "checkpoint"
     if checkpoint.exists():
+        if json.loads((checkpoint / "checkpoint.json").read_text()).get("received_without_optimizer"):
+            raise ValueError(f"{config.run_dir} holds only a run's EMA weights (lmdm.run_transfer receive), not a "
+                             f"whole checkpoint: start a new run with --init-from {config.run_dir}")
         meta = load_checkpoint(checkpoint, {"model": model, "ema": ema}, {"optimizer": optimizer}, device)
         require_same_model(meta, asdict(model.config))
     if config.variant != "offline" and "offline_valid_loss" not in meta:  # None: not an offline start
@@ -361,8 +365,7 @@ def train(config: TrainDiTConfig) -> dict:
         generator = torch.Generator().manual_seed(int(np.random.default_rng([config.seed, rank, step, 1]).integers(2**62)))
         for group in optimizer.param_groups:
             group["lr"] = warmup_learning_rate(config.learning_rate, config.warmup_steps, step)
-        loss = flow_loss(trained, config, {k: v.to(device) for k, v in batch.items()}, generator, train=True,
-                         silence=rest)
+        loss = flow_loss(trained, config, batch, generator, train=True, silence=rest, device=device)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

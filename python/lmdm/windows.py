@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .latents import normalise_latents
+from .latent_cache import normalise_latents
 from .sketch import normalise
 
 

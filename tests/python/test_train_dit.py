@@ -151,7 +151,7 @@ def test_package_writes_a_model_folder_that_generate_can_load(latent_data, offli
 def test_non_finite_batches_are_skipped_not_learned(latent_data, tmp_path):
     import shutil
 
-    from lmdm.latents import cache_folder
+    from lmdm.latent_cache import cache_folder
 
     data, vae = latent_data
     corrupt = tmp_path / "data"
@@ -330,7 +330,7 @@ def test_a_resumed_log_drops_the_steps_logged_after_the_checkpoint(tmp_path):
 
 def test_the_latent_cache_is_keyed_on_the_encoder_alone(tmp_path):
     """A VAE whose decoder changed keeps its latent cache; a new encoder gets its own."""
-    from lmdm.latents import cache_folder
+    from lmdm.latent_cache import cache_folder
 
     torch.manual_seed(0)
     vae = VAE(tiny_vae_config())
@@ -344,3 +344,30 @@ def test_the_latent_cache_is_keyed_on_the_encoder_alone(tmp_path):
     data = tmp_path / "data"
     folders = [cache_folder(data, tmp_path / name) for name in "abc"]
     assert folders[0] == folders[1] != folders[2]
+
+
+def test_a_packed_cache_trains_without_the_vae_and_the_run_comes_back(latent_data, tmp_path):
+    """The GPU-machine round trip (scripts/gpu_burst.sh): pack the cache, unpack it where no VAE is,
+    train there on --latent-cache, send the run's EMA back in parts and continue from it here."""
+    from lmdm.latent_cache import cache_folder
+    from lmdm.latent_pack import pack, unpack
+    from lmdm.run_transfer import receive, send
+
+    data, vae = latent_data
+    pack(cache_folder(data, vae), tmp_path / "cache.pack", vae)
+    unpacked = unpack(tmp_path / "cache.pack", tmp_path / "gpu-data")
+    away = tmp_path / "away"
+    run(command(latent_data, away, 3, "--vae", str(tmp_path / "no-vae"), "--latent-cache", str(unpacked)))
+    parts = send(away, tmp_path / "out", "away", part_mb=0.05)
+    assert len(parts) > 2 and all(p.stat().st_size < 0.2e6 for p in parts)  # several weight parts and the logs
+    back = receive(parts, tmp_path / "back")
+    ema = load_file(away / "checkpoint" / "ema.safetensors")
+    received = load_file(back / "checkpoint" / "ema.safetensors")
+    assert received.keys() == ema.keys()
+    assert all(torch.allclose(received[k], ema[k], rtol=1e-3, atol=1e-4) for k in ema)  # float16 on the way
+    assert (back / "metrics.jsonl").read_text() == (away / "metrics.jsonl").read_text()
+    refused = subprocess.run(command(latent_data, back, 4), cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0 and "start a new run with --init-from" in refused.stderr
+    assert run(command(latent_data, tmp_path / "here", 2, "--init-from", str(back)))["step"] == 2
+    with pytest.raises(ValueError, match="not the whole set"):
+        receive(parts[1:], tmp_path / "partial")
