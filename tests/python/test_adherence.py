@@ -137,12 +137,12 @@ def test_the_goals_can_fail_and_undefined_scores_do_not_pass():
     bad = {"pitch_class_accuracy_monophonic": 0.08, "shift_raw": 0.0, "loudness_r": 0.1, "brightness_r": float("nan"),
            "level_difference_db": -20.0, "first_3s_loudness_r": 0.2, "first_3s_level_difference_db": 9.0,
            "drift_loudness_r": 0.5, "drift_pitch_class_accuracy_monophonic": float("nan"), "rest_max_dbfs": -30.0,
-           "instrument_top1": 0.1}
+           "instrument_top1": 0.1, "drift_loop_loudness_r": 0.7, "drift_loop_pitch_class_accuracy": float("nan")}
     assert [g["floor_met"] for g in report.goals_table(bad)] == [False] * len(report.GOALS)
     good = {"pitch_class_accuracy_monophonic": 0.9, "shift_raw": 7.1, "loudness_r": 0.9, "brightness_r": 0.8,
             "level_difference_db": -2.0, "first_3s_loudness_r": 0.7, "first_3s_level_difference_db": 1.0,
             "drift_loudness_r": 0.97, "drift_pitch_class_accuracy_monophonic": 0.96, "rest_max_dbfs": -70.0,
-            "instrument_top1": 0.8}
+            "instrument_top1": 0.8, "drift_loop_loudness_r": 0.96, "drift_loop_pitch_class_accuracy": 1.1}
     goals = report.goals_table(good)
     assert all(g["floor_met"] for g in goals)
     assert all(g["target_met"] in (True, None) for g in goals)
@@ -168,6 +168,52 @@ def test_phrases_are_grouped_by_level_soundfont_and_guitar():
     assert groups["soundfont"]["b (unheard)"]["pitch_class_accuracy"] == pytest.approx(0.8)
     assert math.isnan(groups["level"]["-29 to -17 dBFS"]["pitch_class_accuracy"])  # only a chordal phrase
     assert groups["guitar program"]["24"]["phrases"] == 2
+
+
+def load_bench():
+    sys.path.insert(0, str(REPO / "bench"))
+    spec = importlib.util.spec_from_file_location("adherence_bench", REPO / "bench" / "adherence_bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_looped_stream_repeats_one_phrase_without_rests():
+    from lmdm.data.guitar_streams import StreamConfig, plan_stream
+
+    bench = load_bench()
+    stream = plan_stream("monophonic", StreamConfig(seconds=60.0))
+    loop = bench.looped(stream, 60.0, -23.0)
+    assert loop.kind == "loop" and not loop.rests and loop.seconds >= 60.0 and len(loop.phrases) >= 2
+    first = loop.phrases[0]
+    assert first.seconds >= bench.LOOP_PHRASE_SECONDS
+    for index, phrase in enumerate(loop.phrases):
+        assert phrase.notes == first.notes and phrase.level_dbfs == -23.0 and phrase.soundfont == first.soundfont
+        assert phrase.start == pytest.approx(index * first.seconds)  # back to back
+
+
+def test_drift_is_taken_on_the_loop_which_counts_in_nothing_else():
+    """Each repetition against the first, median over runs; the loop's runs stay out of every other score."""
+    report = load_report()
+
+    def run(stream, kind, repetitions, whole):
+        scores = {"loudness_r": whole, "pitch_class_accuracy": whole, "brightness_r": whole, "voicing_recall": 1.0,
+                  "level_difference_db": 0.0, "flatness_wet_db": -20.0, "raw_pitch_accuracy": whole}
+        return {"stream": stream, "kind": kind, "prompt": "flute", "seed": 0, "whole": scores, "opening": scores,
+                "windows": [scores | {"start": 0.0, "end": 10.0}], "rest_median_dbfs": -80.0, "rest_max_dbfs": -70.0,
+                "instrument": {"crops": 1, "top1": 1.0},
+                "phrases": [{"loudness_r": v, "pitch_class_accuracy": v, "brightness_r": v, "level_difference_db": 0.0,
+                             "flatness_wet_db": -20.0, "level_dbfs": -20.0, "soundfont": "a", "program": 24,
+                             "unheard_soundfont": False, "voicing_recall": 1.0} for v in repetitions]}
+
+    runs = [run("monophonic", "monophonic", [0.8], 0.8),
+            run("monophonic-loop", "loop", [0.8, 0.8, 0.4], 0.1), run("monophonic-loop", "loop", [0.8, 0.6, 0.8], 0.1)]
+    aggregates = report.aggregate(runs, {})
+    assert aggregates["loop"]["loudness_r_per_repetition"] == pytest.approx([0.8, 0.7, 0.6])
+    assert aggregates["overall"]["drift_loop_loudness_r"] == pytest.approx(0.75)
+    assert aggregates["overall"]["loudness_r"] == pytest.approx(0.8)  # the loop's 0.1 counts nowhere else
+    assert list(aggregates["by_stream"]) == ["monophonic"]
+    assert sum(v["phrases"] for v in aggregates["by_condition"]["level"].values()) == 1
 
 
 @pytest.mark.skipif(not (REPO / "build" / "lmdm_host").exists() or not (REPO / "models" / "lmdm-live").is_dir(),
