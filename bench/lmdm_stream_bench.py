@@ -7,7 +7,7 @@ small DiT (random weights: cost does not depend on training) and CFG batched con
 FLOPs with torch's FlopCounterMode, and times the median block; then the same blocks through the ONNX
 graphs in ONNX Runtime (outpaint: S passes of one window graph; encdec/blockcausal: the KV producer
 once and the KV consumer S times), the runtime the plugin uses. It also gives the two rooflines of
-DESIGN.md's cost model: FLOPs at the measured matmul peak, and weights read once per pass at the
+the cost model: FLOPs at the measured matmul peak, and weights read once per pass at the
 measured memory bandwidth. Writes bench/results/lmdm_stream.{json,png}.
 
     .venv/bin/python bench/lmdm_stream_bench.py [--model small] [--threads 2] [--blocks 12]

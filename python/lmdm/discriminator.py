@@ -1,6 +1,6 @@
 """Multi-scale STFT discriminator (the EnCodec family) with hinge and feature-matching losses.
 
-Spectral losses alone leave phase rough and highs smeared (DESIGN.md, VAE calibration); a discriminator
+Spectral losses alone leave phase rough and highs smeared (seen in the first VAE calibration); a discriminator
 that looks at complex spectrograms at several resolutions is what fixes that in DAC/EnCodec/Vocos.
 Each scale sees real and imaginary parts as two image channels and returns its logits together with
 every intermediate feature map, which the generator matches (feature matching keeps GAN training stable

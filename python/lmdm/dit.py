@@ -70,7 +70,7 @@ def tiny_config(**overrides) -> DiTConfig:
 
 
 def small_config(**overrides) -> DiTConfig:
-    """This CPU: ~10 M parameters streams in real time on 2 cores with CFG (DESIGN.md cost model)."""
+    """This CPU: ~10 M parameters streams in real time on 2 cores with CFG (a 9.6 M-parameter step, CFG batch 2, 16 frames: 2.85 ms in ONNX Runtime)."""
     return DiTConfig(**overrides)
 
 

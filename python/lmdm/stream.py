@@ -1,7 +1,8 @@
 """OnnxStreamer: the LMDM streamed through its ONNX graphs, exactly as a host runs them.
 
-The reference the C++ engine will match: it holds the state a host holds (the KV ring, the context
-latents for encdec, the grid's modulations, the noise generator) and calls timestep / context_encoder /
+The reference the C++ engine matches (tests/python/test_engine_model.py, latents within 1e-3): it
+holds the state a host holds (the KV ring, the context latents for encdec, the grid's modulations,
+the noise generator) and calls timestep / context_encoder /
 denoiser (lmdm.dit_onnx) with the Euler or Heun update and the CFG mix done here, not in a graph.
 Same seed, same controls and prompt -> the same latents as lmdm.streaming.Streamer (PyTorch).
 """

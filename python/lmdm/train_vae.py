@@ -43,7 +43,7 @@ class TrainVAEConfig:
     betas: tuple[float, float] = (0.8, 0.99)  # the GAN-vocoder setting, ready for the adversarial stage
     weight_decay: float = 0.01
     warmup_steps: int = 200
-    kl_weight: float = 1e-4  # keeps latents near N(0, I) without costing detail (DESIGN.md calibration)
+    kl_weight: float = 1e-4  # keeps latents near N(0, I) without costing detail (the first calibration runs)
     mel_weight: float = 1.0
     grad_clip: float = 1.0  # both calibration runs diverged without it
     adversarial_start_step: int = 6000  # the spectral losses flatten around here (see the model card's curves)

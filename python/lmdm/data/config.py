@@ -6,8 +6,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class DataConfig:
-    # 22.05 kHz mono: FluidSynth renders 150-380x real time here, the VAE and DiT measured in
-    # DESIGN.md run in real time on 2 cores at this rate, and a guitar's useful band ends below 11 kHz.
+    # 22.05 kHz mono: FluidSynth renders 150-380x real time here, the VAE and DiT sized for this CPU
+    # run in real time on 2 cores at this rate, and a guitar's useful band ends below 11 kHz.
     sample_rate: int = 22050
     seed: int = 0  # every random choice derives from (seed, piece id): rebuilds are bit-identical
     train_hours: float = 10.0  # stop once the train split holds this much audio

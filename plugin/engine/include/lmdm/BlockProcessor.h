@@ -1,7 +1,8 @@
 // The worker's model: turns one fixed-size block of input audio into one block of output audio.
 //
-// The engine owns the timing (rings, delay, misses); a BlockProcessor only computes. Today's
-// implementation is a pass-through; the generative model (ONNX graphs) implements the same interface.
+// The engine owns the timing (rings, delay, misses); a BlockProcessor only computes. Two implement
+// it: LmdmProcessor (the model package's ONNX graphs) and PassThroughProcessor (a plain delay, the
+// wet signal before a model is loaded).
 #pragma once
 
 #include <cstdint>
