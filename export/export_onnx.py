@@ -177,6 +177,7 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
         "stream": {"variant": c.variant, "context_frames": context_frames, "block_frames": block_frames,
                    "default_steps": steps, "time_grid": time_grid(steps), "time_shift": 1.0, "solver": "euler",
                    "default_guidance": guidance, "guidance_batch": ["conditional", "unconditional"],
+                   "unconditional_drops": ["text", "controls"] if StreamConfig.guidance_drops_controls else ["text"],
                    "start_latents": start_latents},
         "kv": {"layers": c.layers, "heads": c.heads, "head_dim": c.head_dim, "max_frames": context_frames,
                "layout": ["layers", "batch", "heads", "frames", "head_dim"], "positions": "absolute frame index"},

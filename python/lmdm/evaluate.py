@@ -73,7 +73,8 @@ def generate_latents(model: DiT, config: EvaluateConfig, values: torch.Tensor, p
             v = model(x[None], torch.full((1,), t), values[None], present[None], texts)[0]
             if config.guidance == 1.0:
                 return v
-            v_null = model(x[None], torch.full((1,), t), values[None], present[None], None)[0]
+            keep = 0.0 if StreamConfig.guidance_drops_controls else 1.0  # as the streamers' unconditional row
+            v_null = model(x[None], torch.full((1,), t), keep * values[None], keep * present[None], None)[0]
             return v_null + config.guidance * (v - v_null)
 
         return solve(velocity, noise, time_grid(config.steps))
@@ -128,6 +129,7 @@ def evaluate(config: EvaluateConfig) -> dict:
         generated.append(output)
     result = {"model": str(config.model), "variant": model.config.variant, "items": len(items),
               "seconds": frames * per_latent / rate, "steps": config.steps, "guidance": config.guidance,
+              "guidance_drops_controls": StreamConfig.guidance_drops_controls,
               "sketch_adherence": {k: float(np.nanmean([a[k] for a in adherence])) for k in adherence[0]},
               "text_adherence_top1": float(np.mean(text_hits)), "instruments_asked": list(config.instruments),
               "frechet_distance_classifier": frechet_distance(classifier_embeddings(classifier, real),

@@ -77,6 +77,10 @@ def check_package(folder: Path) -> dict:
     for key in ("audio", "latent", "stream", "kv", "controls", "graphs", "weights", "prompts"):
         if key not in manifest:
             raise PackageError(f"{folder / MANIFEST}: missing section {key!r}")
+    drops = manifest["stream"].get("unconditional_drops", ["text"])
+    if drops not in (["text"], ["text", "controls"]):
+        raise PackageError(f"{folder / MANIFEST}: stream.unconditional_drops must be [\"text\"] or "
+                           f"[\"text\", \"controls\"], not {drops!r}")
     weights = folder / manifest["weights"]["file"]
     if not weights.exists() or sha256(weights) != manifest["weights"]["sha256"]:
         raise PackageError(f"{weights}: missing or its sha256 differs from the manifest (the graphs' weights)")

@@ -49,7 +49,8 @@ class OnnxStreamer:
         stream, kv = manifest["stream"], manifest["kv"]
         config = StreamConfig(stream["context_frames"], stream["block_frames"], steps or stream["default_steps"],
                               stream["solver"], guidance=stream["default_guidance"] if guidance is None else guidance,
-                              seed=seed, time_shift=stream.get("time_shift", 1.0))
+                              seed=seed, time_shift=stream.get("time_shift", 1.0),
+                              guidance_drops_controls="controls" in stream.get("unconditional_drops", ["text"]))
         return cls(folder, stream["variant"], kv["layers"], kv["heads"], kv["head_dim"], manifest["latent"]["dim"],
                    manifest["text"]["dim"], config, threads)
 
@@ -98,8 +99,15 @@ class OnnxStreamer:
     def _batched(self, x: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(np.broadcast_to(x[None], (self.batch, *x.shape)), dtype=np.float32)
 
+    def _controls(self, x: np.ndarray) -> np.ndarray:
+        """Per batch row; the unconditional row's controls absent (zeros) where guidance drops them."""
+        batched = self._batched(x)
+        if self.batch == 2 and self.config.guidance_drops_controls:
+            batched[1] = 0.0
+        return batched
+
     def _shared(self, values, present, first: int, frames: int) -> dict[str, np.ndarray]:
-        return {"control_values": self._batched(values), "control_present": self._batched(present),
+        return {"control_values": self._controls(values), "control_present": self._controls(present),
                 "positions": np.arange(first, first + frames, dtype=np.float32), "text": self.text,
                 "use_text": self.use_text, "cache_keys": self.cache.keys.numpy(),
                 "cache_values": self.cache.values.numpy(), "cache_valid": self.cache.valid().numpy().astype(np.float32)}

@@ -32,6 +32,26 @@ def test_engine_matches_the_python_reference_block_for_block(engine_module, pack
     assert worst["controls"] <= 1e-4 and worst["latents"] <= 1e-3 and worst["audio"] <= 1e-3, worst
 
 
+def test_guidance_without_the_controls_matches_the_reference_and_changes_the_output(engine_module, package, tmp_path):
+    """unconditional_drops: ["text", "controls"] (what export writes) against the first packages'
+    ["text"]: the engine agrees with the Python reference under both, and the two guide differently."""
+    text_only = broken(package, tmp_path, edit_manifest(lambda m: m["stream"].update(unconditional_drops=["text"])))
+    assert json.loads((package[0] / "manifest.json").read_text())["stream"]["unconditional_drops"] == ["text", "controls"]
+    outputs = {}
+    for name, folder in (("text and controls", package[0]), ("text", text_only)):
+        reference, engine = LiveDelay(folder, LiveSettings(guidance=3.0)), engine_module.LmdmModel(str(folder))
+        engine.set_settings(guidance=3.0)
+        prompt = reference.prompts["violin"]
+        reference.set_prompt(prompt)
+        engine.set_prompt(prompt)
+        audio = guitar_like(4 * reference.block_samples, notes=5, period=1 / 3)
+        for block in np.split(audio, 4):
+            expected, actual = reference.process(block), engine.process(block)
+            assert np.abs(engine.last_latents - reference.last_latents).max() <= 1e-3, name
+        outputs[name] = reference.last_latents
+    assert np.abs(outputs["text"] - outputs["text and controls"]).max() > 1e-2
+
+
 def test_engine_is_seeded_and_restartable(engine_module, package):
     folder, _ = package
     engine = engine_module.LmdmModel(str(folder))
@@ -119,6 +139,8 @@ def edit_manifest(change):
     (edit_manifest(lambda m: m.update(schema_version=99)), "schema_version 99; this build reads version 1"),
     (edit_manifest(lambda m: m["stream"].pop("block_frames")), "no 'stream.block_frames'"),
     (edit_manifest(lambda m: m["stream"].update(variant="outpaint")), "'outpaint'; a host streams"),
+    (edit_manifest(lambda m: m["stream"].update(unconditional_drops=["controls"])),
+     "unconditional_drops must be \\[\"text\"\\] or"),
     (edit_manifest(lambda m: m["graphs"]["denoiser"]["inputs"][0].update(shape=["batch", "frames", 7])),
      "denoiser.onnx input 'noisy': the manifest says shape \\[\\?, \\?, 7\\], the graph has \\[\\?, \\?, 4\\]"),
 ])

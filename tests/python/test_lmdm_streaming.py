@@ -96,6 +96,34 @@ def test_a_stream_from_nothing_fills_its_cache_block_by_block(guidance):
         Streamer(random_model("encdec"), config).start(nothing, no_controls, no_controls)
 
 
+def test_guidance_extrapolates_from_a_row_without_prompt_and_controls():
+    """guidance_drops_controls: the unconditional row sees no controls (present 0), so a block guided
+    at g is v_uncond + g (v_cond - v_uncond) with v_uncond blind to the sketch; False keeps them there."""
+    model = random_model("blockcausal")
+    outputs = {}
+    for drops in (True, False):
+        config = StreamConfig(context_frames=8, block_frames=4, steps=1, guidance=3.0, seed=1,
+                              guidance_drops_controls=drops)
+        streamer = Streamer(model, config)
+        values, present = torch.randn(4, CONTROLS, generator=torch.Generator().manual_seed(4)), torch.ones(4, CONTROLS)
+        assert torch.equal(streamer._controls(values)[0], values)
+        assert torch.equal(streamer._controls(values)[1], torch.zeros_like(values) if drops else values)
+        streamer.set_prompt(torch.randn(384, generator=torch.Generator().manual_seed(3)))
+        streamer.start(torch.zeros(0, 32), torch.zeros(0, CONTROLS), torch.zeros(0, CONTROLS))
+        outputs[drops] = streamer.next_block(values, present)
+    noise = torch.randn(4, 32, generator=torch.Generator().manual_seed(1))
+    is_context = torch.zeros(4, dtype=torch.bool)
+    with torch.no_grad():
+        def velocity(controls, text):
+            return model(noise[None], torch.ones(1), controls[0][None], controls[1][None], text, is_context=is_context)[0]
+        prompt = torch.randn(384, generator=torch.Generator().manual_seed(3))[None]
+        v_cond = velocity((values, present), prompt)
+        v_blind = velocity((0 * values, 0 * present), None)
+    expected = noise - (v_blind + 3.0 * (v_cond - v_blind))  # one Euler step from t = 1 to 0
+    assert (outputs[True] - expected).abs().max() <= 1e-4 * expected.abs().max()
+    assert (outputs[True] - outputs[False]).abs().max() > 1e-2
+
+
 def test_blockcausal_cache_holds_the_window_and_the_reference_depends_on_old_history():
     model = random_model("blockcausal")
     config = StreamConfig(context_frames=8, block_frames=4, steps=2, seed=0)

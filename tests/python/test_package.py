@@ -61,6 +61,14 @@ def test_unknown_schema_version_is_refused(package, tmp_path):
     assert "schema_version 99" in broken_copy(package, tmp_path, bump)
 
 
+def test_guidance_that_would_keep_the_prompt_is_refused(package, tmp_path):
+    def drop_controls_only(folder):
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["stream"]["unconditional_drops"] = ["controls"]
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert "unconditional_drops must be" in broken_copy(package, tmp_path, drop_controls_only)
+
+
 def test_graph_with_the_wrong_signature_is_refused(package, tmp_path):
     def swap(folder):  # a valid graph in the wrong place, with its hash updated: only the signature can tell
         shutil.copy(folder / "denoiser.onnx", folder / "context_encoder.onnx")

@@ -234,8 +234,14 @@ std::vector<Ort::Value> LmdmModel::sharedInputs(const float* values, const float
   constexpr std::size_t K = ModelPackage::kControls;
   const std::size_t n = static_cast<std::size_t>(frames);
   for (int b = 0; b < kBatch; ++b) {
-    std::copy_n(values, n * K, batchedValues_.begin() + static_cast<std::ptrdiff_t>(b * n * K));
-    std::copy_n(present, n * K, batchedPresent_.begin() + static_cast<std::ptrdiff_t>(b * n * K));
+    const auto row = static_cast<std::ptrdiff_t>(b * n * K);
+    if (b == 1 && package_->guidanceDropsControls) {  // the unconditional row: controls absent
+      std::fill_n(batchedValues_.begin() + row, n * K, 0.0f);
+      std::fill_n(batchedPresent_.begin() + row, n * K, 0.0f);
+      continue;
+    }
+    std::copy_n(values, n * K, batchedValues_.begin() + row);
+    std::copy_n(present, n * K, batchedPresent_.begin() + row);
   }
   for (std::size_t i = 0; i < n; ++i) positions_[i] = static_cast<float>(first + static_cast<std::int64_t>(i));
   const std::int64_t f = frames, capacity = cache_.capacity();

@@ -100,6 +100,12 @@ void readNumbers(ModelPackage& p, const json& m) {
   p.defaultSteps = field<int>(m, {"stream", "default_steps"});
   p.defaultGuidance = field<float>(m, {"stream", "default_guidance"});
   p.timeShift = m["stream"].value("time_shift", 1.0);
+  if (m["stream"].contains("unconditional_drops")) {
+    const auto drops = field<std::vector<std::string>>(m, {"stream", "unconditional_drops"});
+    if (drops != std::vector<std::string>{"text"} && drops != std::vector<std::string>{"text", "controls"})
+      throw PackageError(R"(manifest.json stream.unconditional_drops must be ["text"] or ["text", "controls"])");
+    p.guidanceDropsControls = drops.size() == 2;
+  }
   p.layers = field<int>(m, {"kv", "layers"});
   p.heads = field<int>(m, {"kv", "heads"});
   p.headDim = field<int>(m, {"kv", "head_dim"});

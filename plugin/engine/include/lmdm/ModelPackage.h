@@ -50,6 +50,8 @@ struct ModelPackage {
   int sampleRate = 0, hop = 0, latentDim = 0;
   int contextFrames = 0, blockFrames = 0, defaultSteps = 0;
   float defaultGuidance = 1.0f;
+  bool guidanceDropsControls = false;  // CFG's unconditional row lacks the controls too, not only the prompt
+                                       // (manifest stream.unconditional_drops; absent in the first packages)
   double timeShift = 1.0;
   std::vector<float> latentMean, latentStd;
   std::vector<float> startLatents;  // contextFrames x latentDim, normalised; empty: a blockcausal stream
