@@ -66,6 +66,7 @@ class BenchConfig:
     shift_semitones: int = 7  # the transposed copy of the monophonic stream
     streams: tuple[str, ...] = ()  # run only these streams (names as printed); empty: all
     buffer: int = 256  # host buffer, frames
+    parameters: tuple[str, ...] = ()  # further plugin parameters as KEY=VALUE (e.g. guidance=3); defaults otherwise
     window_seconds: float = 10.0  # drift: scores per window of this length
     opening_seconds: float = 3.0  # the first seconds, scored on their own
     crop_seconds: float = 3.0  # the classifier's input length
@@ -179,6 +180,7 @@ class RenderTask:
     prompt_index: int
     seed: int
     buffer: int
+    parameters: tuple[str, ...]
     spans: tuple[tuple[float, float], ...]
 
 
@@ -198,6 +200,7 @@ def render(task: RenderTask) -> None:
     command = [str(task.host), "render", str(task.source), str(raw), "--model", str(task.model),
                "--buffer", str(task.buffer), "--pace", "offline", "--mix", "1", "--feedback", "0",
                "--set", f"prompt_a={task.prompt_index}", "--set", f"seed={task.seed}", "--tail", "2",
+               *(word for parameter in task.parameters for word in ("--set", parameter)),
                "--report", str(task.target.with_suffix(".report.json"))]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
@@ -357,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     dry = prepare_material(streams, material_folder, analysis_key)
     material_seconds = time.perf_counter() - started
 
-    run_key = digest(material_key, (config.model / "manifest.json").read_bytes(), host.read_bytes(), str(config.buffer))
+    run_key = digest(material_key, (config.model / "manifest.json").read_bytes(), host.read_bytes(), str(config.buffer),
+                     *config.parameters)
     run_folder = config.cache / f"runs-{config.model.name}-{run_key}"
     run_folder.mkdir(parents=True, exist_ok=True)
     tasks = {}
@@ -371,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                 tasks[(stream.name, prompt, seed)] = RenderTask(
                     host.resolve(), config.model.resolve(), (material_folder / f"{stream.name}.wav").resolve(),
                     stem.with_suffix(".wav"), stem.with_suffix(f".{analysis_key}.npz"), index, seed, config.buffer,
-                    tuple(phrase_spans(stream)))
+                    tuple(config.parameters), tuple(phrase_spans(stream)))
     print(f"{len(tasks)} renders through {host} ({config.model}), cached in {run_folder}", flush=True)
     computed, render_seconds = run_all(list(tasks.values()), config.jobs)
 
