@@ -9,6 +9,12 @@ namespace {
 
 using NamedValue = std::pair<const char*, Ort::Value>;
 
+// The features graph's columns per frame (lmdm.controls.CONTROL_NAMES): the three controls, then the
+// pitch confidence that decides whether the pitch control is present in that frame.
+constexpr int kFeatureColumns = 4;
+constexpr int kPitchControl = 2;
+constexpr int kPitchConfidenceColumn = 3;
+
 // The graph's inputs in its manifest order, whatever order the caller wrote them in.
 std::vector<Ort::Value> ordered(const GraphSpec& spec, std::vector<NamedValue>& named) {
   std::vector<Ort::Value> inputs;
@@ -210,8 +216,9 @@ void LmdmModel::computeControls(const float* input) {
   for (int f = 0; f < frames; ++f)
     for (int c = 0; c < K; ++c) {
       const std::size_t i = static_cast<std::size_t>(f) * K + c;
-      const float value = (raw[f * 4 + c] - p.controlMean[c]) / p.controlStd[c];
-      present[i] = c == 2 ? (raw[f * 4 + 3] >= p.voicedThreshold ? 1.0f : 0.0f) : 1.0f;
+      const float* feature = raw + static_cast<std::ptrdiff_t>(f) * kFeatureColumns;
+      const float value = (feature[c] - p.controlMean[c]) / p.controlStd[c];
+      present[i] = c == kPitchControl ? (feature[kPitchConfidenceColumn] >= p.voicedThreshold ? 1.0f : 0.0f) : 1.0f;
       values[i] = value * present[i];
     }
   for (int c = 0; c < K; ++c) {
