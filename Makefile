@@ -87,15 +87,15 @@ clips: setup
 VAE_MINUTES ?= 105
 train-vae: setup
 	@mkdir -p runs
-	nohup $(PYTHON) -m lmdm.train_vae --run-dir runs/vae --max-minutes $(VAE_MINUTES) > runs/vae-train.log 2>&1 &
+	nohup $(PYTHON) -m lmdm.vae.train --run-dir runs/vae --max-minutes $(VAE_MINUTES) > runs/vae-train.log 2>&1 &
 	@echo "training in the background: tail -f runs/vae-train.log; curves in runs/vae/loss.png"
 
 package-vae: setup
-	@$(PYTHON) -m lmdm.vae_package --run-dir runs/vae --out models/vae
+	@$(PYTHON) -m lmdm.vae.release --run-dir runs/vae --out models/vae
 
 # The DiT's training data: VAE latents, controls and caption embeddings of data/lmdm-v1 (docs/lmdm.md).
 latents: setup
-	@$(PYTHON) -m lmdm.latents
+	@$(PYTHON) -m lmdm.latents.build
 
 # Offline DiT, then the streaming LMDMs fine-tuned from it, evaluated and packaged (docs/lmdm.md);
 # in the background, resumable. OFFLINE_MINUTES / TUNE_MINUTES / DEVICE=cuda set the budget.

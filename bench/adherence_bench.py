@@ -6,7 +6,7 @@ mix 1, feedback 0), over held-out guitar streams of at least two minutes (lmdm.d
 test-split melodies and chordal reductions on four guitars and three soundfonts, one the training
 data never uses, phrases from -40 to -6 dBFS RMS with rests of seconds between them, and the
 melodies again transposed +7 semitones), for several prompts and seeds. Scores come from tools
-independent of the model (lmdm.adherence: pYIN, RMS, spectral centroid, and models/classifier as
+independent of the model (lmdm.evaluation.adherence: pYIN, RMS, spectral centroid, and models/classifier as
 the instrument judge, with its accuracy on real renders of the same melodies beside it) over each
 whole stream, each 10-second window and the first 3 seconds, and are held against the floors and
 goals of issue 15. Renders and analyses are cached in out/adherence (rerunning rescored is cheap).
@@ -23,7 +23,6 @@ import hashlib
 import json
 import platform
 import subprocess
-import sys
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -35,17 +34,16 @@ import numpy as np
 import soundfile as sf
 import torch
 
-import lmdm.adherence as adherence
-from lmdm.adherence import ANALYSIS_RATE, Analysis
-from lmdm.classifier import INSTRUMENTS, InstrumentClassifier, load_classifier
+import lmdm.evaluation.adherence as adherence
+from lmdm.evaluation.adherence import ANALYSIS_RATE, Analysis
+from lmdm.evaluation.classifier import INSTRUMENTS, InstrumentClassifier, load_classifier
 from lmdm.cli import add_config_arguments, config_from_args
 from lmdm.data.config import DataConfig
 from lmdm.data.guitar_streams import GuitarStream, StreamConfig, plan_stream, played_by, render_stream, transposed
 from lmdm.data.instruments import PALETTE
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from adherence_report import (LOOP, aggregate, goals_table, json_ready, nanmedian,  # noqa: E402
-                              plot_spectrograms, plot_summary, print_summary, ratios, share)
+from adherence_report import (LOOP, aggregate, goals_table, json_ready, nanmedian, plot_spectrograms, plot_summary,
+                              print_summary, ratios, share)
 
 REPO = Path(__file__).resolve().parents[1]
 ENGINE_FADE_SECONDS = 0.005  # the engine's wet/dry crossfade (plugin/engine/src/Engine.cpp)
@@ -100,7 +98,7 @@ def code_digest(*files: Path) -> str:
 
 
 MATERIAL_CODE = tuple(sorted((REPO / "python" / "lmdm" / "data").glob("*.py")))  # renders the streams
-ANALYSIS_CODE = (REPO / "python" / "lmdm" / "adherence.py",)  # analyses dry and wet
+ANALYSIS_CODE = (REPO / "python" / "lmdm" / "evaluation" / "adherence.py",)  # analyses dry and wet
 
 
 # ----------------------------------------------------------------------------- material

@@ -2,7 +2,7 @@
 
 For context C, block B and steps S, a block costs S*(C+B) frame-passes with outpaint, C + S*B with
 encdec (context encoded once, S steps over the target) and B + S*B with blockcausal (only the new
-block encoded). This runs each variant's real streaming code (lmdm.streaming, KV-cached) with the
+block encoded). This runs each variant's real streaming code (lmdm.streaming.torch_streamer, KV-cached) with the
 small DiT (random weights: cost does not depend on training) and CFG batched cond/uncond, counts
 FLOPs with torch's FlopCounterMode, and times the median block; then the same blocks through the ONNX
 graphs in ONNX Runtime (outpaint: S passes of one window graph; encdec/blockcausal: the KV producer
@@ -31,9 +31,9 @@ import onnxruntime  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from lmdm.dit import CONFIGS, DiT, parameter_count  # noqa: E402
-from lmdm.dit_onnx import example_inputs, export_graphs, export_window_graph  # noqa: E402
-from lmdm.streaming import StreamConfig, Streamer  # noqa: E402
+from lmdm.dit.model import CONFIGS, DiT, parameter_count  # noqa: E402
+from lmdm.export.dit_graphs import example_inputs, export_graphs, export_window_graph  # noqa: E402
+from lmdm.streaming.torch_streamer import StreamConfig, Streamer  # noqa: E402
 from timing import median_seconds  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -29,10 +29,10 @@ import onnxruntime  # noqa: E402
 
 from onnx_chain_bench import block_chain_ms, onnx_times  # noqa: E402
 
+from lmdm.export.manifest import check_package  # noqa: E402
+from lmdm.export.model_package import export_lmdm  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "export"))
-from export_onnx import export_lmdm  # noqa: E402
-from lmdm.package import check_package  # noqa: E402
 
 VARIANTS = {"fp32 as exported": ("fp32", False), "fp32 optimised": ("fp32", True),
             "int8 optimised (shipped)": ("int8", True), "fp16 optimised (GPU)": ("fp16", True)}

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from lmdm.data.loader import ShardDataset  # noqa: E402
-from lmdm.vae import load_vae  # noqa: E402
+from lmdm.vae.model import load_vae  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 LEVELS_DBFS = (-40.0, -30.0, -20.0, -12.0, -6.0)

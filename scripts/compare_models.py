@@ -1,5 +1,5 @@
 """Prints the markdown table that compares the offline DiT and the streaming variants (docs/lmdm.md),
-from their evaluation.json and training.json files (lmdm.dit_package / lmdm.evaluate wrote them).
+from their evaluation.json and training.json files (lmdm.dit.release / lmdm.evaluation.evaluate wrote them).
 
     python scripts/compare_models.py models/dit-offline models/lmdm-encdec models/lmdm-blockcausal \
         runs/dit-outpaint/evaluation

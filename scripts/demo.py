@@ -9,7 +9,6 @@ latency, as a DAW does, so the two are aligned).
 import argparse
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -19,9 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 
-from lmdm import adherence  # noqa: E402
+from lmdm.evaluation import adherence  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from summarise_report import summarise  # noqa: E402
 
 
@@ -44,7 +42,7 @@ def adherence_line(dry: np.ndarray, wet: np.ndarray, rate: int) -> str:
     everything = np.ones(dry_analysis.frames, bool)
     scores = adherence.span_scores(dry_analysis, wet_analysis, everything,
                                    adherence.octave_offset(dry_analysis, wet_analysis, everything))
-    return (f"dry vs wet, frames where the guitar plays (lmdm.adherence): loudness r = {scores['loudness_r']:.2f}, "
+    return (f"dry vs wet, frames where the guitar plays (lmdm.evaluation.adherence): loudness r = {scores['loudness_r']:.2f}, "
             f"pitch-class accuracy = {scores['pitch_class_accuracy']:.0%} (within 50 cents, any octave)")
 
 

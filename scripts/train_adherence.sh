@@ -3,7 +3,7 @@
 # the sinusoidal pitch input, context dropout, context noise and silent rests. Resumable: rerun the same
 # command after an interruption, or with more MINUTES to extend a finished stretch (the run continues
 # from its checkpoint; the wall time counts across stretches).
-#   MINUTES=80 nohup scripts/train_adherence.sh [train_dit flags] > ~/lmdm-runs/adherence.log 2>&1 &
+#   MINUTES=80 nohup scripts/train_adherence.sh [lmdm.dit.train flags] > ~/lmdm-runs/adherence.log 2>&1 &
 # Keep RUN_DIR outside the work tree: the same machine may serve the next session, the work tree not.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,7 +14,7 @@ DEVICE="${DEVICE:-cpu}"
 THREADS="${THREADS:-0}"  # 0: all cores; 1 leaves a core to benchmarks run meanwhile
 cd "$ROOT"
 [ -f data/lmdm-v1/summary.json ] || "$PY" -m lmdm.data build
-"$PY" -m lmdm.latents
-"$PY" -m lmdm.train_dit --variant blockcausal --init-from models/lmdm-blockcausal --run-dir "$RUN_DIR" \
+"$PY" -m lmdm.latents.build
+"$PY" -m lmdm.dit.train --variant blockcausal --init-from models/lmdm-blockcausal --run-dir "$RUN_DIR" \
   --learning-rate 3e-4 --warmup-steps 200 --max-minutes "$MINUTES" --checkpoint-minutes 10 --device "$DEVICE" --threads "$THREADS" \
   --precision bf16 "$@"

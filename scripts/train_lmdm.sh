@@ -16,27 +16,27 @@ SHIPPED="${SHIPPED:-blockcausal encdec}"  # packaged into models/; the others ar
 cd "$ROOT"
 mkdir -p runs
 
-echo "== latents"; "$PY" -m lmdm.latents
+echo "== latents"; "$PY" -m lmdm.latents.build
 if [ ! -f models/classifier/report.json ]; then  # the shipped judge; retrain only if it is missing
-  echo "== classifier"; "$PY" -m lmdm.classifier --run-dir models/classifier --max-minutes "$CLASSIFIER_MINUTES"
+  echo "== classifier"; "$PY" -m lmdm.evaluation.classifier --run-dir models/classifier --max-minutes "$CLASSIFIER_MINUTES"
 fi
 echo "== offline DiT"
-"$PY" -m lmdm.train_dit --variant offline --run-dir runs/dit-offline --max-minutes "$OFFLINE_MINUTES" --device "$DEVICE"
+"$PY" -m lmdm.dit.train --variant offline --run-dir runs/dit-offline --max-minutes "$OFFLINE_MINUTES" --device "$DEVICE"
 for entry in $VARIANTS; do
   variant="${entry%%:*}"
   minutes="$TUNE_MINUTES"; [ "$entry" != "$variant" ] && minutes="${entry#*:}"
   echo "== fine-tune $variant ($minutes min)"
-  "$PY" -m lmdm.train_dit --variant "$variant" --init-from runs/dit-offline --run-dir "runs/dit-$variant" \
+  "$PY" -m lmdm.dit.train --variant "$variant" --init-from runs/dit-offline --run-dir "runs/dit-$variant" \
     --learning-rate 1e-4 --warmup-steps 100 --max-minutes "$minutes" --device "$DEVICE"
 done
 echo "== package"
-"$PY" -m lmdm.dit_package --run-dir runs/dit-offline --out models/dit-offline
+"$PY" -m lmdm.dit.release --run-dir runs/dit-offline --out models/dit-offline
 for entry in $VARIANTS; do
   variant="${entry%%:*}"
   if [[ " $SHIPPED " == *" $variant "* ]]; then
-    "$PY" -m lmdm.dit_package --run-dir "runs/dit-$variant" --out "models/lmdm-$variant"
+    "$PY" -m lmdm.dit.release --run-dir "runs/dit-$variant" --out "models/lmdm-$variant"
   else
-    "$PY" -m lmdm.evaluate --model "runs/dit-$variant" --out "runs/dit-$variant/evaluation"
+    "$PY" -m lmdm.evaluation.evaluate --model "runs/dit-$variant" --out "runs/dit-$variant/evaluation"
   fi
 done
 echo "== export (the plugin's package: blockcausal, int8 DiT weights)"

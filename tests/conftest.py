@@ -2,14 +2,12 @@
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_DIR = Path(os.environ.get("LMDM_BUILD_DIR", REPO / "build"))
-sys.path.insert(0, str(REPO / "python"))
 
 
 @pytest.fixture(scope="session")

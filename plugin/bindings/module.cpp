@@ -140,7 +140,7 @@ PYBIND11_MODULE(_engine, m) {
       .def("stats", &statsDict);
 
   py::register_exception<lmdm::PackageError>(m, "PackageError", PyExc_ValueError);
-  py::class_<lmdm::LmdmModel>(m, "LmdmModel", "The LMDM over a model package at the model rate (lmdm.live.LiveDelay's twin).")
+  py::class_<lmdm::LmdmModel>(m, "LmdmModel", "The LMDM over a model package at the model rate (lmdm.streaming.live.LiveDelay's twin).")
       .def(py::init(&openModel), py::arg("folder"), py::arg("threads") = 1, py::arg("provider") = "cpu",
            py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("block_samples", &lmdm::LmdmModel::blockSamples)

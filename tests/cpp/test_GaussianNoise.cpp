@@ -1,4 +1,4 @@
-// The engine's diffusion noise is the Python reference's (lmdm.noise): same seed, same numbers.
+// The engine's diffusion noise is the Python reference's (lmdm.streaming.noise): same seed, same numbers.
 #include "lmdm/GaussianNoise.h"
 
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <vector>
 
 TEST(GaussianNoise, FirstValuesMatchThePythonReference) {
-  // tests/python/test_live.py pins the same four numbers for lmdm.noise.GaussianNoise(0).
+  // tests/python/test_live.py pins the same four numbers for lmdm.streaming.noise.GaussianNoise(0).
   lmdm::GaussianNoise noise(0);
   float values[4];
   noise.fill(values, 4);

@@ -10,10 +10,10 @@ import torch
 
 from lmdm.data.build import build
 from lmdm.data.config import DataConfig
-from lmdm.dit import DiT, tiny_config
-from lmdm.dit_files import load_dit, save_dit
-from lmdm.vae import VAE, save_vae
-from lmdm.vae import tiny_config as tiny_vae_config
+from lmdm.dit.model import DiT, tiny_config
+from lmdm.dit.files import load_dit, save_dit
+from lmdm.vae.model import VAE, save_vae
+from lmdm.vae.model import tiny_config as tiny_vae_config
 
 REPO = Path(__file__).resolve().parents[2]
 EXPORT = [sys.executable, str(REPO / "export" / "export_onnx.py")]

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmdm import adherence
-from lmdm.adherence import ANALYSIS_RATE
+from lmdm.evaluation import adherence
+from lmdm.evaluation.adherence import ANALYSIS_RATE
 
 REPO = Path(__file__).resolve().parents[2]
 SECONDS = 3.0
@@ -171,7 +171,6 @@ def test_phrases_are_grouped_by_level_soundfont_and_guitar():
 
 
 def load_bench():
-    sys.path.insert(0, str(REPO / "bench"))
     spec = importlib.util.spec_from_file_location("adherence_bench", REPO / "bench" / "adherence_bench.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

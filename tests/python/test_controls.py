@@ -9,8 +9,8 @@ import onnxruntime
 import pytest
 import torch
 
-from lmdm import controls
-from lmdm.controls import (CONTROL_NAMES, ControlConfig, ControlFeatures, PitchTracker, build_pitch_onnx,
+from lmdm.conditioning import controls
+from lmdm.conditioning.controls import (CONTROL_NAMES, ControlConfig, ControlFeatures, PitchTracker, build_pitch_onnx,
                            compute_controls)
 
 SR = 22050
@@ -261,7 +261,7 @@ def test_features_graph_equals_compute_controls(tmp_path):
     import onnx
     import onnxruntime
 
-    from lmdm.controls import build_features_onnx
+    from lmdm.conditioning.controls import build_features_onnx
 
     onnx.save(build_features_onnx(), tmp_path / "features.onnx")
     session = onnxruntime.InferenceSession(str(tmp_path / "features.onnx"), providers=["CPUExecutionProvider"])

@@ -233,7 +233,7 @@ def test_guitar_clips_come_from_test_pieces(tmp_path):
 def tracked_pitch_agreement(path: Path, notes: list) -> float:
     """Share of voiced frames inside notes (past their attack) where the tracked pitch is within a
     quarter tone of the written one: the render plays the notes its metadata says it plays."""
-    from lmdm.controls import compute_controls
+    from lmdm.conditioning.controls import compute_controls
 
     audio, rate = sf.read(path, dtype="float32")
     controls = compute_controls(audio)

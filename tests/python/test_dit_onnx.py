@@ -5,7 +5,7 @@ import onnxruntime
 import pytest
 import torch
 
-from lmdm.dit_onnx import ContextEncoderGraph, DenoiserGraph, TimestepGraph, example_inputs, export_graphs
+from lmdm.export.dit_graphs import ContextEncoderGraph, DenoiserGraph, TimestepGraph, example_inputs, export_graphs
 from test_lmdm_streaming import random_model
 
 GRAPHS = {"timestep": TimestepGraph, "context_encoder": ContextEncoderGraph, "denoiser": DenoiserGraph}
@@ -48,8 +48,8 @@ def test_unconditional_rows_ignore_the_prompt(exported):
 
 @pytest.mark.parametrize("guidance", [1.0, 2.0])
 def test_onnx_streamer_reproduces_the_pytorch_streamer(exported, guidance, tmp_path):
-    from lmdm.stream import OnnxStreamer
-    from lmdm.streaming import StreamConfig, Streamer
+    from lmdm.streaming.onnx_streamer import OnnxStreamer
+    from lmdm.streaming.torch_streamer import StreamConfig, Streamer
 
     model, paths = exported
     c = model.config

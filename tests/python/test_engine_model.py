@@ -1,4 +1,4 @@
-"""The C++ LmdmModel (through lmdm._engine) against lmdm.live.LiveDelay, and its refusal of bad packages."""
+"""The C++ LmdmModel (through lmdm._engine) against lmdm.streaming.live.LiveDelay, and its refusal of bad packages."""
 
 import json
 import shutil
@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from lmdm.live import LiveDelay, LiveSettings
+from lmdm.streaming.live import LiveDelay, LiveSettings
 from signals import guitar_like
 
 BLOCKS = 10

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lmdm.flow import corrupt, logit_normal_times, solve, time_grid
+from lmdm.dit.flow import corrupt, logit_normal_times, solve, time_grid
 
 
 def test_corruption_follows_the_straight_path_and_its_velocity():

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lmdm.aisfx_embedding import aisfx_embeddings
-from lmdm.classifier import load_classifier
-from lmdm.frechet import classifier_embeddings, frechet_distance
+from lmdm.evaluation.aisfx_embedding import aisfx_embeddings
+from lmdm.evaluation.classifier import load_classifier
+from lmdm.evaluation.frechet import classifier_embeddings, frechet_distance
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ def test_frechet_distance_of_gaussians_matches_the_closed_form():
 
 
 def test_classifier_trains_reports_and_embeds(small_dataset, tmp_path):
-    command = [sys.executable, "-m", "lmdm.classifier", "--data", str(small_dataset), "--run-dir", str(tmp_path),
+    command = [sys.executable, "-m", "lmdm.evaluation.classifier", "--data", str(small_dataset), "--run-dir", str(tmp_path),
                "--max-steps", "4", "--batch-size", "4", "--eval-split", "train", "--threads", "1"]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -1,12 +1,12 @@
-"""lmdm.latent_pack: the latent cache packed small for a GPU machine comes back as the same cache."""
+"""lmdm.latents.pack: the latent cache packed small for a GPU machine comes back as the same cache."""
 
 import json
 
 import numpy as np
 import pytest
 
-from lmdm.latent_cache import SILENCE
-from lmdm.latent_pack import STEPS_PER_SIGMA, pack, unpack
+from lmdm.latents.cache import SILENCE
+from lmdm.latents.pack import STEPS_PER_SIGMA, pack, unpack
 
 
 def fake_cache(folder, frames=500, dim=8):

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from lmdm.live import LiveDelay, LiveSettings, morph_prompts
-from lmdm.noise import GaussianNoise
+from lmdm.streaming.live import LiveDelay, LiveSettings, morph_prompts
+from lmdm.streaming.noise import GaussianNoise
 from signals import guitar_like
 
 

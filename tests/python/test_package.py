@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from lmdm.package import PackageError, check_package
-from lmdm.stream import OnnxStreamer
-from lmdm.streaming import StreamConfig, Streamer
+from lmdm.export.manifest import PackageError, check_package
+from lmdm.streaming.onnx_streamer import OnnxStreamer
+from lmdm.streaming.torch_streamer import StreamConfig, Streamer
 
 REPO = Path(__file__).resolve().parents[2]
 EXPORT = [sys.executable, str(REPO / "export" / "export_onnx.py")]
@@ -73,7 +73,7 @@ def test_graph_with_the_wrong_signature_is_refused(package, tmp_path):
     def swap(folder):  # a valid graph in the wrong place, with its hash updated: only the signature can tell
         shutil.copy(folder / "denoiser.onnx", folder / "context_encoder.onnx")
         manifest = json.loads((folder / "manifest.json").read_text())
-        from lmdm.package import sha256
+        from lmdm.export.manifest import sha256
         manifest["graphs"]["context_encoder"]["sha256"] = sha256(folder / "context_encoder.onnx")
         (folder / "manifest.json").write_text(json.dumps(manifest))
     assert "context_encoder.onnx: inputs differ from the manifest" in broken_copy(package, tmp_path, swap)
@@ -113,7 +113,7 @@ def test_changed_weights_file_is_refused(package, tmp_path):
 
 
 def test_golden_fixtures_hold_and_catch_a_changed_graph(package, tmp_path):
-    from lmdm.fixtures import check_fixtures
+    from lmdm.export.fixtures import check_fixtures
 
     folder, _ = package
     manifest = json.loads((folder / "manifest.json").read_text())

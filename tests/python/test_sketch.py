@@ -2,7 +2,7 @@
 
 import torch
 
-from lmdm.sketch import corrupt_for_training, median_smooth, normalise
+from lmdm.conditioning.sketch import corrupt_for_training, median_smooth, normalise
 
 STATS = {"loudness_db": {"mean": -30.0, "std": 10.0}, "brightness": {"mean": 80.0, "std": 5.0},
          "pitch_midi": {"mean": 60.0, "std": 12.0}}

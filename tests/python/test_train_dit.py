@@ -11,11 +11,11 @@ import soundfile
 import torch
 from safetensors.torch import load_file
 
-from lmdm.dit import DiT, tiny_config
-from lmdm.latents import LatentCacheConfig, build_latent_cache
-from lmdm.train_dit import TrainDiTConfig, drop_context, flow_loss, insert_rests, load_init_weights
-from lmdm.vae import VAE, save_vae
-from lmdm.vae import tiny_config as tiny_vae_config
+from lmdm.dit.model import DiT, tiny_config
+from lmdm.latents.build import LatentCacheConfig, build_latent_cache
+from lmdm.dit.train import TrainDiTConfig, drop_context, flow_loss, insert_rests, load_init_weights
+from lmdm.vae.model import VAE, save_vae
+from lmdm.vae.model import tiny_config as tiny_vae_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def latent_data(small_dataset, tmp_path_factory) -> tuple[Path, Path]:
 
 def command(latent_data, run: Path, steps: int, *extra: str) -> list[str]:
     data, vae = latent_data
-    return [sys.executable, "-m", "lmdm.train_dit", "--data", str(data), "--vae", str(vae), "--run-dir", str(run),
+    return [sys.executable, "-m", "lmdm.dit.train", "--data", str(data), "--vae", str(vae), "--run-dir", str(run),
             "--model", "tiny", "--batch-size", "4", "--context-frames", "16", "--block-frames", "4",
             "--history-frames", "12", "--valid-split", "train", "--valid-every", "3", "--valid-batches", "1",
             "--log-every", "1", "--threads", "1", "--max-steps", str(steps), *extra]
@@ -90,7 +90,7 @@ def test_resumed_training_equals_uninterrupted(latent_data, tmp_path):
 def test_ddp_two_processes_stay_in_sync(latent_data, offline_run, tmp_path):
     arguments = command(latent_data, tmp_path / "ddp", 3, "--variant", "blockcausal", "--init-from", str(offline_run))
     summary = run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29541",
-                   "-m", "lmdm.train_dit", *arguments[3:]])
+                   "-m", "lmdm.dit.train", *arguments[3:]])
     assert summary["step"] == 3 and summary["replicas_in_sync"] is True
 
 
@@ -100,7 +100,7 @@ def test_generate_streams_a_fine_tuned_run_into_audio_and_a_plot(latent_data, of
     run(command(latent_data, tuned, 2, "--variant", "blockcausal", "--init-from", str(offline_run)))
     clip = sorted((REPO / "assets" / "clips").glob("*.flac"))[0]
     out = tmp_path / "generated.wav"
-    summary = run([sys.executable, "-m", "lmdm.generate", "--model", str(tuned), "--vae", str(vae),
+    summary = run([sys.executable, "-m", "lmdm.streaming.generate", "--model", str(tuned), "--vae", str(vae),
                    "--prompt", "solo flute", "--sketch", str(clip), "--seconds", "2", "--context-frames", "16",
                    "--block-frames", "4", "--steps", "2", "--out", str(out), "--threads", "1"])
     audio, rate = soundfile.read(out)
@@ -115,10 +115,10 @@ def test_evaluate_scores_sketch_and_text_adherence_and_frechet_distance(latent_d
     if variant != "offline":
         model = tmp_path / variant
         run(command(latent_data, model, 2, "--variant", variant, "--init-from", str(offline_run)))
-    classifier = [sys.executable, "-m", "lmdm.classifier", "--data", str(data), "--run-dir", str(tmp_path / "judge"),
+    classifier = [sys.executable, "-m", "lmdm.evaluation.classifier", "--data", str(data), "--run-dir", str(tmp_path / "judge"),
                   "--max-steps", "2", "--batch-size", "2", "--eval-split", "train", "--threads", "1"]
     assert subprocess.run(classifier, cwd=REPO, capture_output=True, timeout=600).returncode == 0
-    result = subprocess.run([sys.executable, "-m", "lmdm.evaluate", "--model", str(model), "--vae", str(vae),
+    result = subprocess.run([sys.executable, "-m", "lmdm.evaluation.evaluate", "--model", str(model), "--vae", str(vae),
                              "--classifier", str(tmp_path / "judge"), "--data", str(data), "--split", "train",
                              "--items", "2", "--seconds", "4.5", "--context-frames", "16", "--block-frames", "4",
                              "--steps", "2", "--instruments", "flute", "violin", "--out", str(tmp_path / "eval"),
@@ -134,11 +134,11 @@ def test_package_writes_a_model_folder_that_generate_can_load(latent_data, offli
     data, vae = latent_data
     tuned = tmp_path / "run"
     run(command(latent_data, tuned, 2, "--variant", "encdec", "--init-from", str(offline_run)))
-    judge = [sys.executable, "-m", "lmdm.classifier", "--data", str(data), "--run-dir", str(tmp_path / "judge"),
+    judge = [sys.executable, "-m", "lmdm.evaluation.classifier", "--data", str(data), "--run-dir", str(tmp_path / "judge"),
              "--max-steps", "2", "--batch-size", "2", "--eval-split", "train", "--threads", "1"]
     assert subprocess.run(judge, cwd=REPO, capture_output=True, timeout=600).returncode == 0
-    from lmdm.dit_files import load_dit
-    from lmdm.dit_package import DiTPackageConfig, package
+    from lmdm.dit.files import load_dit
+    from lmdm.dit.release import DiTPackageConfig, package
 
     package(DiTPackageConfig(run_dir=tuned, out=tmp_path / "model", classifier=tmp_path / "judge", evaluation_items=2,
                              evaluation_split="train", evaluation_seconds=4.5, evaluation_steps=2, threads=1))
@@ -151,7 +151,7 @@ def test_package_writes_a_model_folder_that_generate_can_load(latent_data, offli
 def test_non_finite_batches_are_skipped_not_learned(latent_data, tmp_path):
     import shutil
 
-    from lmdm.latent_cache import cache_folder
+    from lmdm.latents.cache import cache_folder
 
     data, vae = latent_data
     corrupt = tmp_path / "data"
@@ -172,7 +172,7 @@ def test_non_finite_batches_are_skipped_not_learned(latent_data, tmp_path):
 def test_a_streaming_model_trains_on_with_a_new_pitch_input(tmp_path):
     """--init-from a streaming model with the scalar pitch input: everything but the pitch input is
     kept, the sinusoidal one starts at zero output, so the model computes what it computed without pitch."""
-    from lmdm.dit_files import save_dit
+    from lmdm.dit.files import save_dit
 
     torch.manual_seed(0)
     old = DiT(tiny_config(variant="blockcausal", latent_dim=4, pitch_features="scalar"))
@@ -193,7 +193,7 @@ def test_a_streaming_model_trains_on_with_a_new_pitch_input(tmp_path):
 
 def test_sinusoidal_pitch_separates_semitones_more_than_the_scalar():
     """Features one semitone apart are far apart for the sinusoidal input (the scalar moved them by ~1 %)."""
-    from lmdm.dit import SinusoidalPitch
+    from lmdm.dit.model import SinusoidalPitch
 
     pitch = SinusoidalPitch(tiny_config(pitch_unit_semitones=10.0))
     semitone = torch.tensor([[0.0, 0.1]])  # z-scores: 10 semitones per unit
@@ -208,7 +208,7 @@ def test_sinusoidal_pitch_separates_semitones_more_than_the_scalar():
 def test_context_dropout_hides_old_context_from_every_frame():
     config = TrainDiTConfig(variant="blockcausal", context_frames=8, block_frames=4, history_frames=4,
                             context_dropout=0.5, context_partial=0.5)
-    from lmdm.masks import window_mask
+    from lmdm.dit.masks import window_mask
 
     base = window_mask("blockcausal", 12, 4, 4, 8)
     masks, no_context = drop_context(base, 12, config, 64, torch.Generator().manual_seed(0))
@@ -284,7 +284,7 @@ def test_rollouts_put_the_models_own_block_into_the_context():
 def test_bf16_training_loss_matches_fp32_and_keeps_attention_in_fp32():
     """bf16 autocast (--precision bf16) changes the arithmetic, not the objective: the loss of one batch
     agrees with fp32's to within bfloat16's rounding; attention itself runs in float32."""
-    from lmdm.dit import attention
+    from lmdm.dit.model import attention
 
     config = TrainDiTConfig(variant="blockcausal", context_frames=8, block_frames=4, history_frames=4)
     torch.manual_seed(0)
@@ -317,7 +317,7 @@ def test_rests_write_silence_into_latents_and_controls():
 
 def test_a_resumed_log_drops_the_steps_logged_after_the_checkpoint(tmp_path):
     """A run killed after its last checkpoint logged steps it trains again; the log keeps each step once."""
-    from lmdm.training import MetricsLog
+    from lmdm.training.distributed import MetricsLog
 
     log = MetricsLog(tmp_path, 0, ("loss",))
     for step in (25, 50, 75, 100):
@@ -330,7 +330,7 @@ def test_a_resumed_log_drops_the_steps_logged_after_the_checkpoint(tmp_path):
 
 def test_the_latent_cache_is_keyed_on_the_encoder_alone(tmp_path):
     """A VAE whose decoder changed keeps its latent cache; a new encoder gets its own."""
-    from lmdm.latent_cache import cache_folder
+    from lmdm.latents.cache import cache_folder
 
     torch.manual_seed(0)
     vae = VAE(tiny_vae_config())
@@ -349,9 +349,9 @@ def test_the_latent_cache_is_keyed_on_the_encoder_alone(tmp_path):
 def test_a_packed_cache_trains_without_the_vae_and_the_run_comes_back(latent_data, tmp_path):
     """The GPU-machine round trip (scripts/gpu_burst.sh): pack the cache, unpack it where no VAE is,
     train there on --latent-cache, send the run's EMA back in parts and continue from it here."""
-    from lmdm.latent_cache import cache_folder
-    from lmdm.latent_pack import pack, unpack
-    from lmdm.run_transfer import receive, send
+    from lmdm.latents.cache import cache_folder
+    from lmdm.latents.pack import pack, unpack
+    from lmdm.training.run_transfer import receive, send
 
     data, vae = latent_data
     pack(cache_folder(data, vae), tmp_path / "cache.pack", vae)

@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lmdm.checkpoint import load_checkpoint, save_checkpoint
-from lmdm.vae import VAE, VAEConfig, dft_bases, inverse_dft_bases, overlap_add, tiny_config
+from lmdm.training.checkpoint import load_checkpoint, save_checkpoint
+from lmdm.vae.model import VAE, VAEConfig, dft_bases, inverse_dft_bases, overlap_add, tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -96,7 +96,7 @@ def test_checkpoint_round_trip_restores_weights_optimizer_and_rng(tmp_path, mode
 
 
 def _train_command(dataset: Path, run: Path, steps: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "lmdm.train_vae", "--data", str(dataset), "--run-dir", str(run), "--model", "tiny",
+    return [sys.executable, "-m", "lmdm.vae.train", "--data", str(dataset), "--run-dir", str(run), "--model", "tiny",
             "--batch-size", "2", "--crop-seconds", "0.5", "--max-steps", str(steps), "--log-every", "1",
             "--threads", "1", *extra]
 
@@ -128,7 +128,7 @@ def test_killed_training_resumes_exactly(dataset, tmp_path):
 
 def test_ddp_two_processes_stay_in_sync(dataset, tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533",
-               "-m", "lmdm.train_vae", *_train_command(dataset, tmp_path / "ddp", 4)[3:]]
+               "-m", "lmdm.vae.train", *_train_command(dataset, tmp_path / "ddp", 4)[3:]]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])

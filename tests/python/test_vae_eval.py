@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from lmdm.vae import VAE, save_vae, tiny_config
-from lmdm.vae_eval import Metrics, reference_codec, seam_flux_ratio, si_sdr, streaming_check
+from lmdm.vae.model import VAE, save_vae, tiny_config
+from lmdm.vae.evaluate import Metrics, reference_codec, seam_flux_ratio, si_sdr, streaming_check
 
 REPO = Path(__file__).resolve().parents[2]
 RATE = 22050
@@ -64,7 +64,7 @@ def test_streaming_check_of_a_model_finds_no_seams():
 def test_eval_command_writes_scores_plots_and_examples(small_dataset, tmp_path):
     torch.manual_seed(0)
     save_vae(VAE(tiny_config()), tmp_path / "vae")
-    command = [sys.executable, "-m", "lmdm.vae_eval", "--model", str(tmp_path / "vae"), "--data", str(small_dataset),
+    command = [sys.executable, "-m", "lmdm.vae.evaluate", "--model", str(tmp_path / "vae"), "--data", str(small_dataset),
                "--out", str(tmp_path / "out"), "--split", "train", "--max-items", "2", "--stream-items", "1",
                "--stream-blocks", "4", "--example-items", "1", "--example-seconds", "2", "--threads", "1"]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)

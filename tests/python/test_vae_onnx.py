@@ -10,12 +10,12 @@ import onnxruntime
 import pytest
 import torch
 
-from lmdm.vae import VAE, VAEConfig, load_vae, save_vae, tiny_config
-from lmdm.vae_onnx import STATE_IN, STATE_OUT, OnnxVAEStream, export_streaming_graph, state_layout
+from lmdm.vae.model import VAE, VAEConfig, load_vae, save_vae, tiny_config
+from lmdm.export.vae_graphs import STATE_IN, STATE_OUT, export_streaming_graph, state_layout
+from lmdm.export.vae_export import PARITY_TOLERANCE, vae_parity
+from lmdm.streaming.onnx_vae import OnnxVAEStream
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "export"))
-from export_onnx import PARITY_TOLERANCE, vae_parity  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=["tiny", "small"])

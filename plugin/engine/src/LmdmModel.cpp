@@ -9,7 +9,7 @@ namespace {
 
 using NamedValue = std::pair<const char*, Ort::Value>;
 
-// The features graph's columns per frame (lmdm.controls.CONTROL_NAMES): the three controls, then the
+// The features graph's columns per frame (lmdm.conditioning.controls.CONTROL_NAMES): the three controls, then the
 // pitch confidence that decides whether the pitch control is present in that frame.
 constexpr int kFeatureColumns = 4;
 constexpr int kPitchControl = 2;
@@ -36,7 +36,7 @@ const float* data(const Ort::Value& value) { return value.GetTensorData<float>()
 
 std::size_t elementCount(const Ort::Value& value) { return value.GetTensorTypeAndShapeInfo().GetElementCount(); }
 
-// Median over `width` frames (odd), edges replicated: lmdm.sketch.median_smooth on one control.
+// Median over `width` frames (odd), edges replicated: lmdm.conditioning.sketch.median_smooth on one control.
 // `scratch` and `window` are the caller's buffers, resized here only when they are too small.
 void medianSmooth(std::vector<float>& frames, int count, int stride, int channel, int width, std::vector<float>& scratch,
                   std::vector<float>& window) {
@@ -199,7 +199,7 @@ void LmdmModel::computeControls(const float* input) {
   constexpr int K = ModelPackage::kControls;
   std::copy(history_.begin(), history_.end(), window_.begin());
   // Non-finite samples become silence and absurd levels are bounded, so that no host signal can put
-  // Inf/NaN into the features (squared 1e30 overflows) and from there into the model (lmdm.live does the same).
+  // Inf/NaN into the features (squared 1e30 overflows) and from there into the model (lmdm.streaming.live does the same).
   for (std::size_t i = 0; i < M; ++i)
     window_[M + i] = std::isfinite(input[i]) ? std::clamp(input[i], -kMaxInputAmplitude, kMaxInputAmplitude) : 0.0f;
   std::copy(window_.begin() + static_cast<std::ptrdiff_t>(M), window_.end(), history_.begin());

@@ -8,7 +8,7 @@
 namespace lmdm {
 namespace {
 
-// Between two unit-length prompt embeddings, back on the unit sphere (lmdm.live.morph_prompts).
+// Between two unit-length prompt embeddings, back on the unit sphere (lmdm.streaming.live.morph_prompts).
 void morph(const std::vector<float>& a, const std::vector<float>& b, float amount, std::vector<float>& out) {
   double norm = 0.0;
   for (std::size_t i = 0; i < out.size(); ++i) {

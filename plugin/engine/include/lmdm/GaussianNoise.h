@@ -1,4 +1,4 @@
-// The diffusion noise, drawn exactly as lmdm.noise.GaussianNoise draws it (SplitMix64 + Box-Muller),
+// The diffusion noise, drawn exactly as lmdm.streaming.noise.GaussianNoise draws it (SplitMix64 + Box-Muller),
 // so the engine and the Python reference produce the same generations from the same seed.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The context keys and values of every layer in a preallocated ring (the C++ side of lmdm.kv_cache).
+// The context keys and values of every layer in a preallocated ring (the C++ side of lmdm.streaming.kv_cache).
 //
 // Layout [layers, batch, heads, capacity, head_dim], as the graphs read it. Keys carry their absolute
 // positions (rotary), so `slide` only forgets the oldest frames and `append` writes the newest into the

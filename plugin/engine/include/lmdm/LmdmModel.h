@@ -1,5 +1,5 @@
 // The LMDM streamed through a model package at the model's sample rate: one block of input audio in,
-// one block of generated audio out. The C++ twin of lmdm.live.LiveDelay (same graphs, controls,
+// one block of generated audio out. The C++ twin of lmdm.streaming.live.LiveDelay (same graphs, controls,
 // noise and update rule, so the same output), and the worker-side core of LmdmProcessor.
 //
 // Per block: features over [previous block, this block] -> the block's controls (those that follow

@@ -1,7 +1,7 @@
 // The golden fixtures of a model package, checked with this build's ONNX Runtime: each graph is run on
 // the inputs stored in fixtures/<graph>.safetensors and its outputs compared with the stored ones
 // (the exporter's PyTorch results) under the manifest's tolerance. The C++ side of
-// lmdm.fixtures.check_fixtures: both must accept the same package.
+// lmdm.export.fixtures.check_fixtures: both must accept the same package.
 #pragma once
 
 #include <map>

@@ -1,0 +1,45 @@
+"""Random training windows of latent frames (with their sketch controls and a caption) from the latent cache.
+
+A window is `frames` consecutive latent frames inside one example. Batches are drawn from a
+generator seeded by (seed, rank, step), so a resumed run sees exactly the batches it would have
+seen, and DDP ranks see different ones.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..latents.cache import normalise_latents
+from ..conditioning.sketch import normalise
+
+
+class LatentWindows:
+    def __init__(self, folder: Path, split: str, frames: int):
+        self.latents = np.load(folder / f"{split}.latents.npy", mmap_mode="r")  # (N, D) float16
+        self.controls = np.load(folder / f"{split}.controls.npy", mmap_mode="r")  # (N, 4)
+        self.text = np.load(folder / f"{split}.text.npy")  # (captions, 384)
+        index = json.loads((folder / f"{split}.json").read_text())
+        self.stats = json.loads((folder / "stats.json").read_text())
+        self.examples = [e for e in index["examples"] if e["end"] - e["start"] >= frames]
+        if not self.examples:
+            raise ValueError(f"no {split} example in {folder} holds {frames} latent frames")
+        starts = np.array([e["end"] - e["start"] - frames + 1 for e in self.examples], dtype=np.float64)
+        self.weights = starts / starts.sum()
+        self.frames = frames
+
+    def batch(self, size: int, generator: np.random.Generator) -> dict[str, torch.Tensor]:
+        """latents (B, T, D) normalised per channel, control values/present (B, T, 3), text (B, 384)."""
+        picks = generator.choice(len(self.examples), size=size, p=self.weights)
+        latents, controls, text = [], [], []
+        for pick in picks:
+            example = self.examples[pick]
+            start = int(generator.integers(example["start"], example["end"] - self.frames + 1))
+            latents.append(np.asarray(self.latents[start:start + self.frames], np.float32))
+            controls.append(np.asarray(self.controls[start:start + self.frames], np.float32))
+            text.append(self.text[example["captions"][int(generator.integers(len(example["captions"])))]])
+        values, present = normalise(torch.from_numpy(np.stack(controls)), self.stats)
+        return {"latents": normalise_latents(torch.from_numpy(np.stack(latents)), self.stats),
+                "control_values": values, "control_present": present,
+                "text": torch.from_numpy(np.stack(text))}

@@ -1,0 +1,81 @@
+"""Golden fixtures of a model package: per graph, inputs and the outputs PyTorch computes for them.
+
+fixtures/<graph>.safetensors holds `input.<name>` and `output.<name>` tensors (safetensors: an 8-byte
+header length, a JSON header, raw little-endian data; trivial to read from C++). Any runtime that
+runs the package (ONNX Runtime from Python, the C++ engine) must reproduce the outputs within the
+manifest's `fixtures.tolerance` (absolute, scaled by max(1, |expected|)).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import torch
+from safetensors.numpy import load_file, save_file
+
+from ..conditioning.controls import compute_controls
+from ..dit.model import DiT
+from .dit_graphs import ContextEncoderGraph, DenoiserGraph, TimestepGraph, example_inputs
+from ..vae.model import VAE
+from .vae_graphs import STATE_IN, STATE_OUT, state_layout
+
+FOLDER = "fixtures"
+TOLERANCE = {"features": 2e-3, "vae_decoder": 1e-4, "timestep": 1e-4, "context_encoder": 1e-4, "denoiser": 1e-4}
+
+
+@torch.no_grad()
+def golden_cases(model: DiT, vae: VAE, context_frames: int, block_frames: int, seed: int = 0) -> dict[str, tuple]:
+    """graph -> (inputs, outputs) as numpy, computed by the PyTorch modules the graphs come from."""
+    torch.manual_seed(seed)
+    cases = {}
+    dit = example_inputs(model, 2, context_frames, block_frames)
+    dit["denoiser"]["use_text"] = dit["context_encoder"]["use_text"] = torch.tensor([1.0, 0.0])  # cond, uncond
+    for name, graph in (("timestep", TimestepGraph), ("context_encoder", ContextEncoderGraph),
+                        ("denoiser", DenoiserGraph)):
+        outputs = graph(model)(*dit[name].values())
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        names = {"timestep": ["modulations", "out_modulation"], "context_encoder": ["new_keys", "new_values"],
+                 "denoiser": ["velocity"]}[name]
+        cases[name] = ({k: v.numpy() for k, v in dit[name].items()}, dict(zip(names, (o.numpy() for o in outputs))))
+    t = np.arange(block_frames * vae.config.samples_per_latent) / vae.config.sample_rate
+    audio = (0.3 * np.sin(2 * np.pi * 220 * t) * np.minimum(1, t * 8)).astype(np.float32)
+    cases["features"] = ({"audio": audio[None]}, {"controls": compute_controls(audio)[None]})
+    latents = torch.randn(1, vae.config.latent_dim, block_frames)
+    layout = state_layout(vae, "decoder")
+    state = {key: torch.randn(shape) * 0.01 for key, shape in layout.items()}  # mid-stream, not a fresh start
+    inputs = {"latents": latents.numpy()} | {STATE_IN + k: v.numpy() for k, v in state.items()}
+    streamed = dict(state)
+    audio_out = vae.decode(latents, streamed)
+    cases["vae_decoder"] = (inputs, {"audio": audio_out.numpy()} | {STATE_OUT + k: streamed[k].numpy() for k in layout})
+    return cases
+
+
+def write_fixtures(folder: Path, cases: dict[str, tuple]) -> dict:
+    """Write fixtures/<graph>.safetensors; returns the manifest section."""
+    (folder / FOLDER).mkdir(parents=True, exist_ok=True)
+    for name, (inputs, outputs) in cases.items():
+        tensors = {f"input.{k}": np.ascontiguousarray(v) for k, v in inputs.items()}
+        tensors |= {f"output.{k}": np.ascontiguousarray(v) for k, v in outputs.items()}
+        save_file(tensors, str(folder / FOLDER / f"{name}.safetensors"))
+    return {"folder": FOLDER, "graphs": sorted(cases), "tolerance": TOLERANCE,
+            "rule": "|actual - expected| <= tolerance * max(1, max|expected|) per output"}
+
+
+def check_fixtures(folder: Path, manifest: dict) -> dict[str, float]:
+    """Run every graph on its fixture inputs in ONNX Runtime; max scaled error per graph (raises if over)."""
+    errors = {}
+    section = manifest["fixtures"]
+    for name in section["graphs"]:
+        tensors = load_file(str(folder / section["folder"] / f"{name}.safetensors"))
+        inputs = {k.removeprefix("input."): v for k, v in tensors.items() if k.startswith("input.")}
+        session = onnxruntime.InferenceSession(str(folder / manifest["graphs"][name]["file"]),
+                                               providers=["CPUExecutionProvider"])
+        outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, inputs)))
+        worst = 0.0
+        for key, expected in ((k.removeprefix("output."), v) for k, v in tensors.items() if k.startswith("output.")):
+            scale = max(1.0, float(np.abs(expected).max()))
+            worst = max(worst, float(np.abs(outputs[key] - expected).max()) / scale)
+        if worst > section["tolerance"][name]:
+            raise ValueError(f"{name}: fixture error {worst:.2e} exceeds {section['tolerance'][name]:.0e}")
+        errors[name] = worst
+    return errors
