@@ -49,6 +49,7 @@ py::dict statsDict(const Engine& engine) {
   py::dict d;
   d["running"] = s.running;
   d["latency_frames"] = s.latencyFrames;
+  d["processor_delay_frames"] = s.processorDelayFrames;
   d["block_frames"] = s.blockFrames;
   d["blocks_played"] = s.blocksPlayed;
   d["blocks_missed"] = s.blocksMissed;

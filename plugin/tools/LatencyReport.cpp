@@ -76,6 +76,7 @@ std::string toJson(const RunReport& r) {
       << "  \"block_frames\": " << r.stats.blockFrames << ",\n"
       << "  \"latency_frames\": " << r.stats.latencyFrames << ",\n"
       << "  \"latency_ms\": " << 1000.0 * r.stats.latencyFrames / r.sampleRate << ",\n"
+      << "  \"processor_delay_frames\": " << r.stats.processorDelayFrames << ",\n"
       << "  \"callback_budget_us\": " << 1e6 * r.bufferSize / r.sampleRate << ",\n";
   writePercentiles(out, "audio_thread_us", percentiles(r.callbackMicros));
   writeOverruns(out, r);

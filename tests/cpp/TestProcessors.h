@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <thread>
+#include <vector>
 
 #include "lmdm/BlockProcessor.h"
 
@@ -26,6 +27,32 @@ class GainProcessor : public BlockProcessor {
  private:
   float gain_;
   double blockSeconds_;
+};
+
+/** gain · input delayed by `delay` frames inside the processor, declared as its delayFrames(): a
+    model whose audio lags its block (as the VAE decoder's overlap-add does). */
+class DelayingProcessor : public GainProcessor {
+ public:
+  DelayingProcessor(float gain, double blockSeconds, int delay) : GainProcessor(gain, blockSeconds), delay_(delay) {}
+  int prepare(double sampleRate, int channels) override {
+    tail_.assign(static_cast<std::size_t>(channels * delay_), 0.0f);
+    return GainProcessor::prepare(sampleRate, channels);
+  }
+  void process(const BlockIO& io) override {
+    GainProcessor::process(io);
+    for (int c = 0; c < io.channels; ++c) {
+      float* tail = tail_.data() + static_cast<std::size_t>(c * delay_);
+      std::vector<float> next(io.output[c] + io.frames - delay_, io.output[c] + io.frames);
+      std::copy_backward(io.output[c], io.output[c] + io.frames - delay_, io.output[c] + io.frames);
+      std::copy(tail, tail + delay_, io.output[c]);
+      std::copy(next.begin(), next.end(), tail);
+    }
+  }
+  int delayFrames() const override { return delay_; }
+
+ private:
+  int delay_;
+  std::vector<float> tail_;
 };
 
 /** A gain processor that sleeps `sleepMillis` on blocks [slowFrom, slowTo): a worker that falls behind. */

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -46,4 +48,26 @@ TEST(BlockResampler, DownAndUpKeepASineWithoutRunningDry) {
   EXPECT_EQ(down.underflows(), 0);
   EXPECT_EQ(up.underflows(), 0);
   EXPECT_NEAR(amplitudeAt(all, 440.0, hostRate), 0.5, 0.01);
+}
+
+TEST(BlockResampler, ReportsTheDelayAClickComesOutAt) {
+  // A click at input frame 1000 of the second block leaves the resampler delayFrames() (output
+  // samples) after where the rate change alone puts it; equal sizes have no delay.
+  EXPECT_EQ(lmdm::BlockResampler(64, 64).delayFrames(), 0);
+  for (const auto& [in, out] : {std::pair{17832, 8192}, std::pair{8192, 17832}, std::pair{2400, 2205}}) {
+    lmdm::BlockResampler resampler(in, out);
+    EXPECT_GT(resampler.delayFrames(), 0);
+    EXPECT_LT(resampler.delayFrames(), out / 2);
+    std::vector<float> input(in, 0.0f), output(out);
+    std::vector<float> all;
+    for (int b = 0; b < 4; ++b) {
+      std::fill(input.begin(), input.end(), 0.0f);
+      if (b == 1) input[1000] = 1.0f;
+      resampler.process(input.data(), output.data());
+      all.insert(all.end(), output.begin(), output.end());
+    }
+    const auto peak = std::max_element(all.begin(), all.end(), [](float a, float b) { return std::abs(a) < std::abs(b); });
+    const double expected = (in + 1000.0) * out / in + resampler.delayFrames();
+    EXPECT_NEAR(static_cast<double>(peak - all.begin()), expected, 1.5) << in << " -> " << out;
+  }
 }

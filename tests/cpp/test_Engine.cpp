@@ -211,6 +211,27 @@ TEST(Engine, ParametersAreClampedAndNanIgnored) {
   EXPECT_EQ(engine.parameter(ParameterId::Mix), spec(ParameterId::Mix).defaultValue);
 }
 
+TEST(Engine, AProcessorsOwnDelayIsReportedAndTheDryFollowsIt) {
+  // The processor's audio lags its block by 1,600 frames: the reported latency must include them,
+  // and the dry signal (mix 0, and a missed block's stand-in) must be delayed by the same total.
+  for (const float mix : {1.0f, 0.0f}) {
+    auto engine = makeEngine(std::make_unique<DelayingProcessor>(-0.5f, 0.05, 1600), ParameterValues{mix, 0.0f, false});
+    engine->setNonRealtime(true);
+    engine->prepare(48000, 256, 2);
+    const int latency = engine->latencyFrames();
+    EXPECT_EQ(latency, 2 * 2400 + 240 + 256 + 1600);
+    EXPECT_EQ(engine->stats().processorDelayFrames, 1600);
+    const Signal input = noise(2, latency + 6 * engine->blockFrames(), 21);
+    const Signal output = run(*engine, input, {256, false});
+    const float gain = mix == 1.0f ? -0.5f : 1.0f;
+    long mismatches = 0;
+    for (int c = 0; c < 2; ++c)
+      for (std::size_t n = static_cast<std::size_t>(latency); n < input[c].size(); ++n)
+        mismatches += output[c][n] != gain * input[c][n - static_cast<std::size_t>(latency)];
+    EXPECT_EQ(mismatches, 0) << "mix " << mix;
+  }
+}
+
 // ------------------------------------------------------------------ misses and bad data
 
 TEST(Engine, LateBlocksFallBackToDryWithCrossfadesAndRecover) {

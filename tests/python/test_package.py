@@ -69,6 +69,14 @@ def test_guidance_that_would_keep_the_prompt_is_refused(package, tmp_path):
     assert "unconditional_drops must be" in broken_copy(package, tmp_path, drop_controls_only)
 
 
+def test_a_package_without_its_decoder_delay_is_refused(package, tmp_path):
+    def forget_delay(folder):
+        manifest = json.loads((folder / "manifest.json").read_text())
+        del manifest["latent"]["decoder_delay_samples"]
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert "decoder_delay_samples must be" in broken_copy(package, tmp_path, forget_delay)
+
+
 def test_graph_with_the_wrong_signature_is_refused(package, tmp_path):
     def swap(folder):  # a valid graph in the wrong place, with its hash updated: only the signature can tell
         shutil.copy(folder / "denoiser.onnx", folder / "context_encoder.onnx")

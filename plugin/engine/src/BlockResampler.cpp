@@ -3,6 +3,7 @@
 #include <samplerate.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -21,6 +22,28 @@ BlockResampler::BlockResampler(int inputFrames, int outputFrames)
     if (!state_) throw std::runtime_error(std::string("libsamplerate: ") + src_strerror(error));
   }
   reset();
+  delayFrames_ = measureDelay();
+}
+
+int BlockResampler::measureDelay() {
+  // The largest output sample of an impulse at input frame 0 is where the filter centres it.
+  if (!state_) return 0;
+  std::vector<float> input(static_cast<std::size_t>(inputFrames_), 0.0f);
+  std::vector<float> output(static_cast<std::size_t>(outputFrames_));
+  input[0] = 1.0f;
+  int peakAt = 0;
+  float peak = 0.0f;
+  for (int call = 0; call < 4; ++call) {  // the sinc filter is far shorter than four blocks
+    process(input.data(), output.data());
+    input[0] = 0.0f;
+    for (int i = 0; i < outputFrames_; ++i)
+      if (std::abs(output[static_cast<std::size_t>(i)]) > peak) {
+        peak = std::abs(output[static_cast<std::size_t>(i)]);
+        peakAt = call * outputFrames_ + i;
+      }
+  }
+  reset();
+  return peakAt;
 }
 
 BlockResampler::~BlockResampler() {

@@ -46,6 +46,7 @@ void Engine::prepare(double sampleRate, int maxBlockSize, int channels) {
   // One block to fill, one block of compute, plus the early decision (fade) and the host buffer,
   // whose last sample may arrive a whole buffer after its first (docs/ARCHITECTURE.md derives it).
   latency_ = 2 * n + fadeFrames_ + maxBlockSize_;
+  processorDelay_ = std::max(0, processor_->delayFrames());
 
   history_ = std::make_unique<InputHistory>(channels, 2 * latency_ + n);
   // Every block between "input complete" and "played" needs a slot: up to L/N of them when a host
@@ -74,7 +75,7 @@ void Engine::prepare(double sampleRate, int maxBlockSize, int channels) {
   currentSlot_ = nextSlot_ = -1;
   currentOk_ = previousOk_ = nextOk_ = true;
   nextDecided_ = false;
-  dryLineFrames_ = latency_ + 1;
+  dryLineFrames_ = latencyFrames() + 1;
   dryLine_.assign(static_cast<std::size_t>(channels) * dryLineFrames_, 0.0f);
   send_.assign(static_cast<std::size_t>(channels) * maxBlockSize_, 0.0f);
   sendPtrs_.resize(channels);
@@ -140,7 +141,8 @@ ParameterValues Engine::parameters() const {
 EngineStats Engine::stats() const {
   EngineStats s;
   s.running = running_.load();
-  s.latencyFrames = latency_;
+  s.latencyFrames = latencyFrames();
+  s.processorDelayFrames = processorDelay_;
   s.blockFrames = blockFrames_;
   s.blocksPlayed = blocksPlayed_.load();
   s.blocksMissed = blocksMissed_.load();
@@ -309,22 +311,24 @@ void Engine::processChunk(const float* const* input, float* const* output, int f
   const std::int64_t writtenBefore = framesProcessed_;
 
   for (int i = 0; i < frames; ++i, ++framesProcessed_) {
-    const std::int64_t wetFrame = framesProcessed_ - latency_;
+    const std::int64_t wetFrame = framesProcessed_ - latency_;  // the schedule's frame
+    const std::int64_t dryFrame = wetFrame - processorDelay_;   // the input frame the wet now carries
     const std::int64_t block = floorDiv(wetFrame, blockFrames_);
     const int offset = static_cast<int>(wetFrame - block * blockFrames_);
     advanceBlockState(block, offset);
     const float availability = wetAvailability(offset);
     const float mix = mix_.next(), feedback = feedback_.next(), bypass = bypass_.next(), wetGain = wetGain_.next();
     const std::size_t dryWrite = static_cast<std::size_t>(framesProcessed_ % dryLineFrames_);
-    const std::size_t dryRead = static_cast<std::size_t>(wetFrame >= 0 ? wetFrame % dryLineFrames_ : 0);
+    const std::size_t dryRead = static_cast<std::size_t>(dryFrame >= 0 ? dryFrame % dryLineFrames_ : 0);
     const float* slot = currentSlot_ >= 0 ? slots_[currentSlot_].samples.data() : nullptr;
 
     for (int c = 0; c < channels_; ++c) {
       float x = input[c][i];
       if (!std::isfinite(x)) x = 0.0f;  // NaN/Inf from the host must not reach the worker or the output
       float* line = dryLine_.data() + static_cast<std::size_t>(c) * dryLineFrames_;
-      const float dry = wetFrame >= 0 ? line[dryRead] : 0.0f;
-      const float generated = slot ? slot[static_cast<std::size_t>(c) * blockFrames_ + offset] : 0.0f;
+      const float dry = dryFrame >= 0 ? line[dryRead] : 0.0f;
+      // Before the reported latency the model's audio is only its decoder's ramp-in: nothing is due yet.
+      const float generated = slot && dryFrame >= 0 ? slot[static_cast<std::size_t>(c) * blockFrames_ + offset] : 0.0f;
       const float wet = availability * generated + (1.0f - availability) * dry;
       // The wet gain scales what the model made, not the dry stand-in of a missed block nor the feedback.
       const float heard = availability * wetGain * generated + (1.0f - availability) * dry;

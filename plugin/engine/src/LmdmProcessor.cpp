@@ -52,13 +52,19 @@ void LmdmProcessor::fail(const std::string& reason) {
   status_ = "model stopped, passing audio through: " + reason;
 }
 
-int LmdmProcessor::prepare(double sampleRate, int /*channels*/) {
+int LmdmProcessor::prepare(double sampleRate, int channels) {
   const int modelBlock = model_ ? model_->blockSamples() : 8192;
   const double modelRate = model_ ? model_->package().sampleRate : 22050.0;
   hostBlock_ = std::max(1, static_cast<int>(std::lround(modelBlock * sampleRate / modelRate)));
+  delayFrames_ = 0;
   if (!model_) return hostBlock_;
   toModel_ = std::make_unique<BlockResampler>(hostBlock_, modelBlock);
   toHost_ = std::make_unique<BlockResampler>(modelBlock, hostBlock_);
+  // Model-rate delays (the resampler in, the VAE decoder's overlap-add) at the host rate, then the resampler out.
+  const double modelDelay = toModel_->delayFrames() + model_->package().decoderDelaySamples;
+  delayFrames_ = std::min(hostBlock_, static_cast<int>(std::lround(modelDelay * hostBlock_ / modelBlock)) +
+                                         toHost_->delayFrames());
+  passTail_.assign(static_cast<std::size_t>(channels) * delayFrames_, 0.0f);
   hostMono_.assign(static_cast<std::size_t>(hostBlock_), 0.0f);
   hostOutput_.assign(hostMono_.size(), 0.0f);
   modelInput_.assign(static_cast<std::size_t>(modelBlock), 0.0f);
@@ -94,8 +100,8 @@ void LmdmProcessor::apply(const ParameterValues& values) {
 
 void LmdmProcessor::process(const BlockIO& io) {
   const std::size_t frames = static_cast<std::size_t>(io.frames);
-  if (!ready()) {  // pass-through: the engine's wet signal equals its delayed dry signal
-    for (int c = 0; c < io.channels; ++c) std::copy_n(io.input[c], frames, io.output[c]);
+  if (!ready()) {
+    passThrough(io);
     return;
   }
   const ParameterValues values = io.parameters ? *io.parameters : ParameterValues{};
@@ -111,10 +117,26 @@ void LmdmProcessor::process(const BlockIO& io) {
     toHost_->process(modelOutput_.data(), hostOutput_.data());
   } catch (const std::exception& error) {
     fail(error.what());
-    for (int c = 0; c < io.channels; ++c) std::copy_n(io.input[c], frames, io.output[c]);
+    passThrough(io);
     return;
   }
-  for (int c = 0; c < io.channels; ++c) std::copy_n(hostOutput_.begin(), frames, io.output[c]);
+  for (int c = 0; c < io.channels; ++c) {
+    std::copy_n(hostOutput_.begin(), frames, io.output[c]);
+    std::copy_n(io.input[c] + frames - delayFrames_, delayFrames_, passTail_.begin() + c * delayFrames_);
+  }
+}
+
+void LmdmProcessor::passThrough(const BlockIO& io) {
+  // The input delayed by delayFrames_, as the model's audio would be: the engine's wet signal then
+  // equals its delayed dry signal, also after a model fails in mid-stream.
+  const bool sized = passTail_.size() >= static_cast<std::size_t>(io.channels) * delayFrames_;
+  const int d = sized ? std::min(delayFrames_, io.frames) : 0;
+  for (int c = 0; c < io.channels; ++c) {
+    float* tail = passTail_.data() + static_cast<std::size_t>(c) * d;
+    std::copy_n(tail, d, io.output[c]);
+    std::copy_n(io.input[c], io.frames - d, io.output[c] + d);
+    std::copy_n(io.input[c] + io.frames - d, d, tail);
+  }
 }
 
 }  // namespace lmdm

@@ -92,6 +92,7 @@ void readNumbers(ModelPackage& p, const json& m) {
   p.sampleRate = field<int>(m, {"audio", "sample_rate"});
   p.latentDim = field<int>(m, {"latent", "dim"});
   p.hop = field<int>(m, {"latent", "samples_per_latent"});
+  p.decoderDelaySamples = field<int>(m, {"latent", "decoder_delay_samples"});
   p.latentMean = field<std::vector<float>>(m, {"latent", "mean"});
   p.latentStd = field<std::vector<float>>(m, {"latent", "std"});
   p.variant = field<std::string>(m, {"stream", "variant"});
@@ -127,6 +128,7 @@ void checkConsistency(const ModelPackage& p) {
   require(p.variant == "encdec" || p.variant == "blockcausal",
           "stream.variant is '" + p.variant + "'; a host streams 'encdec' or 'blockcausal'");
   require(p.sampleRate > 0 && p.hop > 0 && p.latentDim > 0, "audio.sample_rate, latent.samples_per_latent and latent.dim must be > 0");
+  require(p.decoderDelaySamples >= 0, "latent.decoder_delay_samples must be >= 0");
   require(p.blockFrames > 0 && p.contextFrames >= p.blockFrames && p.contextFrames % p.blockFrames == 0,
           "stream.context_frames must be a positive multiple of stream.block_frames");
   require(p.defaultSteps > 0 && p.layers > 0 && p.heads > 0 && p.headDim > 0 && p.textDim > 0, "sizes must be > 0");

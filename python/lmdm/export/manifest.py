@@ -116,6 +116,10 @@ def check_package(folder: Path) -> dict:
     for key in ("audio", "latent", "stream", "kv", "controls", "graphs", "weights", "prompts"):
         if key not in manifest:
             raise PackageError(f"{folder / MANIFEST}: missing section {key!r}")
+    delay = manifest["latent"].get("decoder_delay_samples")
+    if not isinstance(delay, int) or delay < 0:
+        raise PackageError(f"{folder / MANIFEST}: latent.decoder_delay_samples must be a whole number >= 0 (the VAE "
+                           f"decoder's delay, part of the latency a host reports), not {delay!r}")
     drops = manifest["stream"].get("unconditional_drops", ["text"])
     if drops not in (["text"], ["text", "controls"]):
         raise PackageError(f"{folder / MANIFEST}: stream.unconditional_drops must be [\"text\"] or "

@@ -31,6 +31,10 @@ class BlockProcessor {
   /** Worker thread only. May take up to one block period; need not be real-time safe. */
   virtual void process(const BlockIO& io) = 0;
 
+  /** Valid after prepare(). How many host frames the audio written into block k lags input block k
+      (0 for a plain per-block transform); the engine adds it to the latency it reports. */
+  virtual int delayFrames() const { return 0; }
+
   /** Short human-readable description for status displays. */
   virtual std::string name() const = 0;
 };

@@ -29,6 +29,9 @@ class BlockResampler {
 
   int inputFrames() const { return inputFrames_; }
   int outputFrames() const { return outputFrames_; }
+  /** How many output samples the output lags the input (the filter's group delay plus the FIFO's
+      margin), measured once at construction with an impulse; constant after every reset(). */
+  int delayFrames() const { return delayFrames_; }
   /** Calls where the FIFO ran dry and zeros were inserted (should stay 0 after priming). */
   long long underflows() const { return underflows_; }
 
@@ -38,6 +41,9 @@ class BlockResampler {
   std::vector<float> produced_, fifo_;
   std::size_t fifoFill_ = 0;
   long long underflows_ = 0;
+  int delayFrames_ = 0;
+
+  int measureDelay();
 };
 
 }  // namespace lmdm

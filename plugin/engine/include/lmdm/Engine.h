@@ -1,9 +1,11 @@
 // The real-time engine: the audio thread moves samples, a worker thread runs the model in blocks.
 //
 // Timing contract (see docs/ARCHITECTURE.md): the worker turns input block k (frames
-// [kN, (k+1)N)) into output block k, which the audio thread plays starting exactly `latencyFrames()`
-// frames after the input frame it came from. The dry signal is delayed by the same amount, so the
-// whole output is the input's timeline shifted by the reported latency, which the host compensates.
+// [kN, (k+1)N)) into output block k, which the audio thread plays starting a fixed schedule after the
+// input frame it came from. What the processor writes into a block may itself lag its input (the VAE
+// decoder's overlap, the resamplers: BlockProcessor::delayFrames), so the reported `latencyFrames()`
+// is that schedule plus the processor's delay. The dry signal is delayed by the reported latency, so
+// the whole output is the input's timeline shifted by it, which the host compensates.
 // A block that is not ready in time is replaced by the delayed dry signal (crossfaded) and counted.
 #pragma once
 
@@ -26,6 +28,7 @@ namespace lmdm {
 struct EngineStats {
   bool running = false;
   int latencyFrames = 0;
+  int processorDelayFrames = 0;    // the part of latencyFrames the model's own audio path adds
   int blockFrames = 0;
   std::int64_t blocksPlayed = 0;   // generated blocks the audio thread played
   std::int64_t blocksMissed = 0;   // blocks replaced by the dry signal because they were late
@@ -71,7 +74,7 @@ class Engine {
   ParameterValues parameters() const;
 
   /** Valid after prepare(). The delay (frames) from an input frame to its output; constant. */
-  int latencyFrames() const { return latency_; }
+  int latencyFrames() const { return latency_ + processorDelay_; }
   int blockFrames() const { return blockFrames_; }
   int channels() const { return channels_; }
   const BlockProcessor& processor() const { return *processor_; }
@@ -108,7 +111,8 @@ class Engine {
   int channels_ = 0;
   int blockFrames_ = 0;
   int fadeFrames_ = 0;
-  int latency_ = 0;
+  int latency_ = 0;         // the schedule: output block k starts latency_ frames after input block k
+  int processorDelay_ = 0;  // what the processor's audio lags its block (reported, not scheduled)
 
   // Shared between threads.
   std::unique_ptr<InputHistory> history_;

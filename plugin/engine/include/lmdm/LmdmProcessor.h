@@ -28,6 +28,8 @@ class LmdmProcessor : public BlockProcessor {
   int prepare(double sampleRate, int channels) override;
   void process(const BlockIO& io) override;
   std::string name() const override;
+  /** The VAE decoder's delay and the two resamplers', in host frames (BlockProcessor::delayFrames). */
+  int delayFrames() const override { return delayFrames_; }
 
   bool ready() const { return model_ != nullptr && !failed_.load(); }
   /** Any thread: "" when generating, else why the plugin passes audio through. */
@@ -37,11 +39,14 @@ class LmdmProcessor : public BlockProcessor {
  private:
   void apply(const ParameterValues& values);
   void fail(const std::string& reason);
+  void passThrough(const BlockIO& io);
 
   std::unique_ptr<LmdmModel> model_;
   std::string packageName_;
   std::unique_ptr<BlockResampler> toModel_, toHost_;
   int hostBlock_ = 0;
+  int delayFrames_ = 0;
+  std::vector<float> passTail_;  // planar, delayFrames_ per channel: the input a pass-through still owes
   std::vector<float> hostMono_, modelInput_, modelOutput_, hostOutput_, prompt_, heldInput_;
   ParameterValues applied_;
   bool firstBlock_ = true;

@@ -48,6 +48,7 @@ struct ModelPackage {
 
   std::string folder, name, variant;
   int sampleRate = 0, hop = 0, latentDim = 0;
+  int decoderDelaySamples = 0;  // the streaming VAE decoder's audio lags its latents by this much (overlap-add)
   int contextFrames = 0, blockFrames = 0, defaultSteps = 0;
   float defaultGuidance = 1.0f;
   bool guidanceDropsControls = false;  // CFG's unconditional row lacks the controls too, not only the prompt
