@@ -35,12 +35,12 @@ import soundfile as sf
 import torch
 
 import lmdm.evaluation.adherence as adherence
-from lmdm.evaluation.adherence import ANALYSIS_RATE, Analysis
-from lmdm.evaluation.classifier import INSTRUMENTS, InstrumentClassifier, load_classifier
 from lmdm.cli import add_config_arguments, config_from_args
 from lmdm.data.config import DataConfig
 from lmdm.data.guitar_streams import GuitarStream, StreamConfig, plan_stream, played_by, render_stream, transposed
 from lmdm.data.instruments import PALETTE
+from lmdm.evaluation.adherence import ANALYSIS_RATE, Analysis
+from lmdm.evaluation.classifier import INSTRUMENTS, InstrumentClassifier, load_classifier
 
 from adherence_report import (LOOP, aggregate, goals_table, json_ready, nanmedian, plot_spectrograms, plot_summary,
                               print_summary, ratios, share)

@@ -19,8 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
-from lmdm.evaluation.adherence import ANALYSIS_RATE, to_analysis_rate  # noqa: E402
 from lmdm.data.guitar_streams import GuitarStream  # noqa: E402
+from lmdm.evaluation.adherence import ANALYSIS_RATE, to_analysis_rate  # noqa: E402
 
 SPECTROGRAM_SECONDS = 30.0
 

@@ -31,9 +31,11 @@ import onnxruntime  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from lmdm.dit.model import CONFIGS, DiT, parameter_count  # noqa: E402
+from lmdm.dit.model import CONFIGS, DiT  # noqa: E402
 from lmdm.export.dit_graphs import example_inputs, export_graphs, export_window_graph  # noqa: E402
 from lmdm.streaming.torch_streamer import StreamConfig, Streamer  # noqa: E402
+from lmdm.training.distributed import parameter_count  # noqa: E402
+
 from timing import median_seconds  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -27,12 +27,13 @@ import onnxruntime  # noqa: E402
 import torch  # noqa: E402
 
 from lmdm.conditioning.controls import compute_controls  # noqa: E402
-from lmdm.dit.model import DiT, small_config  # noqa: E402
 from lmdm.dit.files import load_dit, save_dit  # noqa: E402
-from lmdm.export.model_package import export_lmdm  # noqa: E402
+from lmdm.dit.model import DiT, small_config  # noqa: E402
 from lmdm.export.manifest import check_package, dimension_sizes  # noqa: E402
+from lmdm.export.model_package import export_lmdm  # noqa: E402
 from lmdm.streaming.torch_streamer import StreamConfig, Streamer  # noqa: E402
 from lmdm.vae.model import load_vae  # noqa: E402
+
 from timing import median_seconds  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

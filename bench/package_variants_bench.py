@@ -27,10 +27,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import onnxruntime  # noqa: E402
 
-from onnx_chain_bench import block_chain_ms, onnx_times  # noqa: E402
-
 from lmdm.export.manifest import check_package  # noqa: E402
 from lmdm.export.model_package import export_lmdm  # noqa: E402
+
+from onnx_chain_bench import block_chain_ms, onnx_times  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -23,9 +23,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from lmdm.vae.model import VAE, load_vae  # noqa: E402
 from lmdm.export.vae_graphs import export_streaming_graph  # noqa: E402
 from lmdm.streaming.onnx_vae import OnnxVAEStream  # noqa: E402
+from lmdm.vae.model import VAE, load_vae  # noqa: E402
+
 from timing import median_seconds  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

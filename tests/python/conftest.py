@@ -10,8 +10,8 @@ import torch
 
 from lmdm.data.build import build
 from lmdm.data.config import DataConfig
-from lmdm.dit.model import DiT, tiny_config
 from lmdm.dit.files import load_dit, save_dit
+from lmdm.dit.model import DiT, tiny_config
 from lmdm.vae.model import VAE, save_vae
 from lmdm.vae.model import tiny_config as tiny_vae_config
 

@@ -11,7 +11,7 @@ import torch
 
 from lmdm.conditioning import controls
 from lmdm.conditioning.controls import (CONTROL_NAMES, ControlConfig, ControlFeatures, PitchTracker, build_pitch_onnx,
-                           compute_controls)
+                                        compute_controls)
 
 SR = 22050
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"

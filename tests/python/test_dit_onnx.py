@@ -4,9 +4,9 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
+from test_lmdm_streaming import random_model
 
 from lmdm.export.dit_graphs import ContextEncoderGraph, DenoiserGraph, TimestepGraph, example_inputs, export_graphs
-from test_lmdm_streaming import random_model
 
 GRAPHS = {"timestep": TimestepGraph, "context_encoder": ContextEncoderGraph, "denoiser": DenoiserGraph}
 
@@ -14,7 +14,7 @@ GRAPHS = {"timestep": TimestepGraph, "context_encoder": ContextEncoderGraph, "de
 @pytest.fixture(scope="module", params=["encdec", "blockcausal"])
 def exported(request, tmp_path_factory):
     model = random_model(request.param)
-    return model, export_graphs(model, tmp_path_factory.mktemp(request.param), context_frames=8, frames=4)
+    return model, export_graphs(model, tmp_path_factory.mktemp(request.param), batch=2, context_frames=8, frames=4)
 
 
 @pytest.mark.parametrize("graph", list(GRAPHS))

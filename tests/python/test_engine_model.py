@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lmdm.streaming.live import LiveDelay, LiveSettings
+
 from signals import guitar_like
 
 BLOCKS = 10

@@ -7,6 +7,7 @@ import pytest
 
 from lmdm.streaming.live import LiveDelay, LiveSettings, morph_prompts
 from lmdm.streaming.noise import GaussianNoise
+
 from signals import guitar_like
 
 

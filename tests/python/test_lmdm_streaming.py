@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from lmdm.dit.masks import window_mask
 from lmdm.dit.model import DiT, tiny_config
 from lmdm.streaming.kv_cache import KVCache
-from lmdm.dit.masks import window_mask
 from lmdm.streaming.torch_streamer import StreamConfig, Streamer
 
 CONTROLS = 3

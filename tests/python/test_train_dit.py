@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load_file
 
 from lmdm.dit.model import DiT, tiny_config
-from lmdm.latents.build import LatentCacheConfig, build_latent_cache
 from lmdm.dit.train import TrainDiTConfig, drop_context, flow_loss, insert_rests, load_init_weights
+from lmdm.latents.build import LatentCacheConfig, build_latent_cache
 from lmdm.vae.model import VAE, save_vae
 from lmdm.vae.model import tiny_config as tiny_vae_config
 
@@ -138,9 +138,9 @@ def test_package_writes_a_model_folder_that_generate_can_load(latent_data, offli
              "--max-steps", "2", "--batch-size", "2", "--eval-split", "train", "--threads", "1"]
     assert subprocess.run(judge, cwd=REPO, capture_output=True, timeout=600).returncode == 0
     from lmdm.dit.files import load_dit
-    from lmdm.dit.release import DiTPackageConfig, package
+    from lmdm.dit.release import DiTPackageConfig, release_dit
 
-    package(DiTPackageConfig(run_dir=tuned, out=tmp_path / "model", classifier=tmp_path / "judge", evaluation_items=2,
+    release_dit(DiTPackageConfig(run_dir=tuned, out=tmp_path / "model", classifier=tmp_path / "judge", evaluation_items=2,
                              evaluation_split="train", evaluation_seconds=4.5, evaluation_steps=2, threads=1))
     model, stats = load_dit(tmp_path / "model")
     assert model.config.variant == "encdec" and "latent_mean" in stats

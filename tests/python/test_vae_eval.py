@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from lmdm.vae.model import VAE, save_vae, tiny_config
 from lmdm.vae.evaluate import Metrics, reference_codec, seam_flux_ratio, si_sdr, streaming_check
+from lmdm.vae.model import VAE, save_vae, tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
 RATE = 22050

@@ -10,10 +10,10 @@ import onnxruntime
 import pytest
 import torch
 
-from lmdm.vae.model import VAE, VAEConfig, load_vae, save_vae, tiny_config
-from lmdm.export.vae_graphs import STATE_IN, STATE_OUT, export_streaming_graph, state_layout
 from lmdm.export.vae_export import PARITY_TOLERANCE, vae_parity
+from lmdm.export.vae_graphs import STATE_IN, STATE_OUT, export_streaming_graph, state_layout
 from lmdm.streaming.onnx_vae import OnnxVAEStream
+from lmdm.vae.model import VAE, VAEConfig, load_vae, save_vae, tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
 

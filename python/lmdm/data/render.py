@@ -1,7 +1,7 @@
 """Render stems with FluidSynth in-process: one fresh synth per stem, float output, mix = sum of stems.
 
 A fresh synth per stem is what makes renders repeatable and lets stems add up to the mix exactly
-(a reused synth carries voice state over, TOOLCHAIN.md). Reverb and chorus are off: they would make
+(a reused synth carries voices and effect tails over from the stem before). Reverb and chorus are off: they would make
 stems depend on render history, and the plugin's input (a DI guitar) is dry too. Notes are fed
 straight to the synth between sample-exact render calls, so no MIDI file is written.
 """

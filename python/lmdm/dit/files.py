@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .model import DiT, DiTConfig
 from ..latents.cache import training_cache
+from .model import DiT, DiTConfig
 
 WEIGHTS, CONFIG, STATS = "model.safetensors", "config.json", "stats.json"
 

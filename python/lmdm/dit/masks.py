@@ -18,8 +18,7 @@ mask restricts: its keys and values depend on the prompt alone and are cached pe
 
 import torch
 
-VARIANTS = ("offline", "outpaint", "encdec", "blockcausal")
-STREAMING_VARIANTS = ("outpaint", "encdec", "blockcausal")
+from .variants import VARIANTS, Variant
 
 
 def window_mask(variant: str, context_frames: int, target_frames: int, block_frames: int | None = None,
@@ -30,11 +29,11 @@ def window_mask(variant: str, context_frames: int, target_frames: int, block_fra
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
     mask = torch.ones(context_frames + target_frames, context_frames + target_frames, dtype=torch.bool)
-    if variant in ("offline", "outpaint"):
+    if not Variant(variant).routed:
         return mask
     context = slice(0, context_frames)
     mask[context, context_frames:] = False  # the context never sees the target
-    if variant == "blockcausal" and context_frames:
+    if Variant(variant).incremental and context_frames:
         block = block_frames or target_frames
         window = window_frames or context_frames
         if window % block:

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .masks import STREAMING_VARIANTS, VARIANTS
+from .variants import VARIANTS, Variant
 
 KV = tuple[torch.Tensor, torch.Tensor]  # keys, values: (B, heads, T, head_dim)
 PITCH_FEATURES = ("sinusoidal", "scalar")
@@ -236,7 +236,7 @@ class DiT(nn.Module):
         self.noisy_in = nn.Linear(config.latent_dim, w)  # W_x
         if config.variant == "outpaint":
             self.context_channels_in = nn.Linear(config.latent_dim, w, bias=False)  # extra input channels
-        elif config.variant in STREAMING_VARIANTS:
+        elif Variant(config.variant).streaming:
             self.context_in = nn.Linear(config.latent_dim, w)  # W_c, the routed context projection
         self.time = TimestepEmbedding(w)
         self.controls = ControlEmbedding(config)
@@ -296,7 +296,7 @@ class DiT(nn.Module):
         through W_c, target frames `noisy` through W_x (either may be None when no frame needs it)."""
         h = self.controls(control_values, control_present)
         route = per_frame(is_context).to(h.dtype)  # (1 or B, T, 1)
-        if self.config.variant in ("offline", "outpaint"):
+        if not Variant(self.config.variant).routed:
             h = h + self.noisy_in(noisy)
             if self.config.variant == "outpaint":
                 h = h + self.context_channels_in(clean * route)
@@ -318,7 +318,7 @@ class DiT(nn.Module):
         """Per-layer adaLN parameters per frame (B, T, 6W), and the output layer's (B, T, 2W).
         Routed variants modulate context frames as clean (t = 0) so their keys ignore the noise level."""
         noisy = self.time_modulations(t)
-        if self.config.variant not in ("encdec", "blockcausal"):
+        if not Variant(self.config.variant).routed:
             return noisy
         clean = self.time_modulations(torch.zeros_like(t))
         select = lambda c, n: torch.where(per_frame(is_context), c, n)
@@ -364,7 +364,3 @@ class DiT(nn.Module):
 def per_frame(is_context: torch.Tensor) -> torch.Tensor:
     """is_context (T,) for the whole batch or (B, T) per example -> (1 or B, T, 1), to select per frame."""
     return (is_context[None] if is_context.ndim == 1 else is_context)[..., None]
-
-
-def parameter_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..cli import add_config_arguments, config_from_args
-from .model import parameter_count
-from .files import load_dit, save_dit
-from ..evaluation.evaluate import EvaluateConfig, evaluate
+from ..evaluation.evaluate import EvaluateConfig, evaluate_generations
 from ..latents.cache import training_cache
+from ..training.distributed import parameter_count
+from .files import load_dit, save_dit
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class DiTPackageConfig:
     card_only: bool = False  # re-render CARD.md (after editing NOTES.md) from the folder's JSON files
 
 
-def package(config: DiTPackageConfig) -> dict:
+def release_dit(config: DiTPackageConfig) -> dict:
     if config.card_only:
         training, scores = (json.loads((config.out / name).read_text()) for name in ("training.json", "evaluation.json"))
         (config.out / "CARD.md").write_text(render_card(config, training, scores))
@@ -48,7 +48,7 @@ def package(config: DiTPackageConfig) -> dict:
     save_dit(model, config.out, stats)
     for name in ("loss.png", "metrics.jsonl"):
         shutil.copy(config.run_dir / name, config.out / ("training-" + name))
-    scores = evaluate(replace(EvaluateConfig(), model=config.out, vae=Path(train["vae"]), classifier=config.classifier,
+    scores = evaluate_generations(replace(EvaluateConfig(), model=config.out, vae=Path(train["vae"]), classifier=config.classifier,
                               data=Path(train["data"]), out=config.out, items=config.evaluation_items,
                               split=config.evaluation_split, seconds=config.evaluation_seconds,
                               steps=config.evaluation_steps,
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lmdm.dit.release", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, DiTPackageConfig)
-    print(json.dumps(package(config_from_args(parser.parse_args(argv), DiTPackageConfig))["training"], indent=1))
+    print(json.dumps(release_dit(config_from_args(parser.parse_args(argv), DiTPackageConfig))["training"], indent=1))
     return 0
 
 

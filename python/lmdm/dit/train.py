@@ -41,15 +41,17 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from tqdm import tqdm
 
-from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..cli import add_config_arguments, config_from_args
-from .model import CONFIGS, DiT
-from .flow import corrupt, logit_normal_times, solve, time_grid
-from ..latents.cache import normalise_latents, silence_latent, training_cache
-from .masks import STREAMING_VARIANTS, context_block_index, window_mask
 from ..conditioning.sketch import corrupt_for_training, silence_controls
+from ..latents.cache import normalise_latents, silence_latent, training_cache
+from ..streaming.torch_streamer import StreamConfig
+from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.distributed import (MetricsLog, distributed, replicas_in_sync, report_and_finish, require_same_model,
-                       warmup_learning_rate)
+                                    warmup_learning_rate)
+from .flow import corrupt, logit_normal_times, solve, time_grid
+from .masks import context_block_index, window_mask
+from .model import CONFIGS, DiT
+from .variants import Variant
 from .windows import LatentWindows
 
 NEW_PARAMETERS = {"context_in.weight", "context_in.bias", "context_channels_in.weight"}
@@ -65,8 +67,8 @@ class TrainDiTConfig:
     model: str = "small"  # a key of lmdm.dit.model.CONFIGS
     variant: str = "offline"  # offline | outpaint | encdec | blockcausal
     init_from: str = ""  # fine-tuning: a run dir (its EMA) or a shipped model folder with the offline weights
-    context_frames: int = 64  # C (1.5 s)
-    block_frames: int = 16  # B (0.37 s)
+    context_frames: int = StreamConfig.context_frames  # C (1.5 s)
+    block_frames: int = StreamConfig.block_frames  # B (0.37 s)
     history_frames: int = 48  # blockcausal: context before the window, so cached blocks keep their history
     batch_size: int = 16
     learning_rate: float = 3e-4
@@ -131,7 +133,7 @@ def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, gener
     frames, block, device = config.window_frames, config.block_frames, torch.device(device)
     values, present = batch["control_values"], batch["control_present"]
     latents = batch["latents"]
-    streaming = config.variant in STREAMING_VARIANTS
+    streaming = Variant(config.variant).streaming
     if train and silence is not None and config.rest_probability > 0:
         latents, values, present = insert_rests(latents, values, present, silence, config, generator)
     if train:
@@ -302,7 +304,7 @@ def load_init_weights(model: DiT, source: Path) -> None:
         raise ValueError(f"{path} is not a DiT of this size: {error}") from None
     if unexpected or any(not (k in NEW_PARAMETERS or pitch(k)) for k in missing):
         raise ValueError(f"{path} is not a DiT of this size and variant: missing {missing}, unexpected {unexpected}")
-    if model.config.variant in ("encdec", "blockcausal") and "context_in.weight" in missing:
+    if Variant(model.config.variant).routed and "context_in.weight" in missing:
         model.init_context_from_noisy()
 
 

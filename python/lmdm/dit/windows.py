@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..latents.cache import normalise_latents
 from ..conditioning.sketch import normalise
+from ..latents.cache import normalise_latents
 
 
 class LatentWindows:

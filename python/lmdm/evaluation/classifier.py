@@ -131,7 +131,7 @@ def loss_of(outputs: dict, labels: dict) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: InstrumentClassifier, crops: LabelledCrops) -> dict[str, float]:
+def held_out_accuracy(model: InstrumentClassifier, crops: LabelledCrops) -> dict[str, float]:
     """Test accuracy on the middle crop of every example: instrument top-1 on solo examples (the
     text-adherence judge), family exact match, solo/ensemble."""
     model.eval()
@@ -169,7 +169,7 @@ def train(config: ClassifierConfig) -> dict:
         schedule.step()
         if config.max_minutes and time.perf_counter() - started > config.max_minutes * 60:
             break
-    result = {"steps": step + 1, "train_seconds": time.perf_counter() - started, "test": evaluate(model, test_crops),
+    result = {"steps": step + 1, "train_seconds": time.perf_counter() - started, "test": held_out_accuracy(model, test_crops),
               "config": json.loads(json.dumps(asdict(config), default=str))}
     save_classifier(model, config.run_dir, result)
     return result

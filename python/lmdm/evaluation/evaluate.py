@@ -24,20 +24,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .aisfx_embedding import aisfx_embeddings
-from .classifier import INSTRUMENTS, load_classifier
 from ..cli import add_config_arguments, config_from_args
 from ..conditioning.controls import compute_controls
+from ..conditioning.sketch import SKETCH_CONTROLS, sketch_from_audio
+from ..conditioning.text import embed_texts
 from ..data.loader import ShardDataset
-from ..dit.model import DiT
 from ..dit.files import load_dit
 from ..dit.flow import solve, time_grid
-from .frechet import classifier_embeddings, frechet_distance
+from ..dit.model import DiT
 from ..latents.cache import denormalise_latents, normalise_latents
-from ..conditioning.sketch import SKETCH_CONTROLS, sketch_from_audio
 from ..streaming.torch_streamer import StreamConfig, Streamer
-from ..conditioning.text import embed_texts
 from ..vae.model import load_vae
+from .aisfx_embedding import aisfx_embeddings
+from .classifier import INSTRUMENTS, load_classifier
+from .frechet import classifier_embeddings, frechet_distance
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,10 @@ class EvaluateConfig:
     seconds: float = 6.0
     instruments: tuple[str, ...] = ("flute", "violin", "trumpet", "acoustic grand piano", "clean electric guitar",
                                     "choir", "church organ", "marimba")
-    context_frames: int = 64
-    block_frames: int = 16
-    steps: int = 8
-    guidance: float = 2.0
+    context_frames: int = StreamConfig.context_frames
+    block_frames: int = StreamConfig.block_frames
+    steps: int = StreamConfig.steps
+    guidance: float = StreamConfig.guidance
     seed: int = 0
     threads: int = 2
 
@@ -75,8 +75,9 @@ def generate_latents(model: DiT, config: EvaluateConfig, values: torch.Tensor, p
                 return v
             keep = 0.0 if StreamConfig.guidance_drops_controls else 1.0  # as the streamers' unconditional row
             v_null = model(x[None], torch.full((1,), t), keep * values[None], keep * present[None], None)[0]
-            return v_null + config.guidance * (v - v_null)
+            return stream.guided(v, v_null)
 
+        stream = StreamConfig(guidance=config.guidance)
         return solve(velocity, noise, time_grid(config.steps))
     streamer = Streamer(model, StreamConfig(config.context_frames, config.block_frames, config.steps,
                                             guidance=config.guidance, seed=seed))
@@ -101,7 +102,7 @@ def sketch_adherence(requested: np.ndarray, generated: np.ndarray) -> dict[str, 
             "voiced_both_fraction": float(voiced.mean())}
 
 
-def evaluate(config: EvaluateConfig) -> dict:
+def evaluate_generations(config: EvaluateConfig) -> dict:
     torch.set_num_threads(config.threads)
     model, stats = load_dit(config.model)
     vae, classifier = load_vae(config.vae), load_classifier(config.classifier)
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lmdm.evaluation.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, EvaluateConfig)
-    print(json.dumps(evaluate(config_from_args(parser.parse_args(argv), EvaluateConfig)), indent=1))
+    print(json.dumps(evaluate_generations(config_from_args(parser.parse_args(argv), EvaluateConfig)), indent=1))
     return 0
 
 

@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..streaming.torch_streamer import StreamConfig
 from .manifest import PackageError, check_package
 from .model_package import PRECISIONS, START_CONTEXTS, export_lmdm
 from .vae_export import export_vae
@@ -42,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     lmdm.add_argument("--model", type=Path, required=True, help="a packaged LMDM (lmdm.dit.release) or a run dir")
     lmdm.add_argument("--vae", type=Path, default=Path("models/vae"))
     lmdm.add_argument("--out", type=Path, required=True)
-    lmdm.add_argument("--context-frames", type=int, default=64)
-    lmdm.add_argument("--block-frames", type=int, default=16)
-    lmdm.add_argument("--steps", type=int, default=8)
-    lmdm.add_argument("--guidance", type=float, default=2.0)
+    lmdm.add_argument("--context-frames", type=int, default=StreamConfig.context_frames)
+    lmdm.add_argument("--block-frames", type=int, default=StreamConfig.block_frames)
+    lmdm.add_argument("--steps", type=int, default=StreamConfig.steps)
+    lmdm.add_argument("--guidance", type=float, default=StreamConfig.guidance)
     lmdm.add_argument("--precision", choices=("fp32", *PRECISIONS), default="fp32",
                       help="DiT graphs: int8 (CPU) or fp16 (GPU) measure their latent change against fp32 into "
                            "the manifest")

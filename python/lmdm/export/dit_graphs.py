@@ -138,7 +138,7 @@ OUTPUTS = {"timestep": ["modulations", "out_modulation"], "context_encoder": ["n
 DYNAMIC = {"batch": 0}
 
 
-def export_graphs(model: DiT, folder, batch: int = 2, context_frames: int = 64, frames: int = 16) -> dict:
+def export_graphs(model: DiT, folder, batch: int, context_frames: int, frames: int) -> dict:
     """Write the three graphs (dynamic batch, frame count and cache length) into `folder`, their weights
     stored once in SHARED_WEIGHTS beside them; returns the graph paths."""
     folder = Path(folder)

@@ -15,8 +15,8 @@ from safetensors.numpy import load_file, save_file
 
 from ..conditioning.controls import compute_controls
 from ..dit.model import DiT
-from .dit_graphs import ContextEncoderGraph, DenoiserGraph, TimestepGraph, example_inputs
 from ..vae.model import VAE
+from .dit_graphs import ContextEncoderGraph, DenoiserGraph, TimestepGraph, example_inputs
 from .vae_graphs import STATE_IN, STATE_OUT, state_layout
 
 FOLDER = "fixtures"

@@ -21,6 +21,7 @@ from ..conditioning.controls import CONTROL_NAMES, ControlConfig, build_features
 from ..conditioning.text import embed_texts
 from ..dit.files import load_dit
 from ..dit.flow import time_grid
+from ..dit.variants import Variant
 from ..latents.cache import normalise_latents
 from ..streaming.onnx_streamer import OnnxStreamer
 from ..streaming.torch_streamer import StreamConfig
@@ -28,7 +29,8 @@ from ..vae.model import load_vae
 from .dit_graphs import SHARED_WEIGHTS, convert_fp16, export_graphs, quantize_int8, share_weights
 from .fixtures import golden_cases, write_fixtures
 from .manifest import build_manifest, check_package, sha256, write_manifest
-from .optimize import describe as describe_optimization, optimize_offline
+from .optimize import describe as describe_optimization
+from .optimize import optimize_offline
 from .vae_graphs import export_streaming_graph
 
 REPO = Path(__file__).resolve().parents[3]
@@ -99,10 +101,10 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
     block from the controls and the prompt alone, and the cache fills block by block) or "silence"
     (C frames of the VAE's latents of silence, which a model without context dropout needs)."""
     model, stats = load_dit(model_folder)
-    if start == "nothing" and model.config.variant != "blockcausal":
+    if start == "nothing" and not Variant(model.config.variant).incremental:
         raise SystemExit("--start nothing needs a blockcausal model (encdec always encodes C context frames)")
     vae = load_vae(vae_folder)
-    if model.config.variant not in ("encdec", "blockcausal"):
+    if not Variant(model.config.variant).routed:
         raise SystemExit(f"only the cached variants are packaged (encdec, blockcausal), not {model.config.variant}")
     out.mkdir(parents=True, exist_ok=True)
     onnx.save(build_features_onnx(), str(out / "features.onnx"))

@@ -22,10 +22,11 @@ from tqdm import tqdm
 
 from ..cli import add_config_arguments, config_from_args
 from ..conditioning.controls import CONTROL_NAMES, compute_controls
-from ..data.loader import ShardDataset
-from .cache import SPLITS, cache_folder
 from ..conditioning.text import TEXT_DIM, embed_texts
+from ..data.loader import ShardDataset
 from ..vae.model import load_vae, trim_to_latents
+from .cache import SPLITS, cache_folder
+
 
 @dataclass(frozen=True)
 class LatentCacheConfig:

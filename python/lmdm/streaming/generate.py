@@ -20,12 +20,12 @@ import torch
 from tqdm import tqdm
 
 from ..cli import add_config_arguments, config_from_args
+from ..conditioning.sketch import SKETCH_CONTROLS, median_smooth, sketch_from_audio
+from ..conditioning.text import embed_texts
 from ..dit.files import load_dit
 from ..latents.cache import denormalise_latents, normalise_latents
-from ..conditioning.sketch import SKETCH_CONTROLS, median_smooth, sketch_from_audio
-from .torch_streamer import StreamConfig, Streamer
-from ..conditioning.text import embed_texts
 from ..vae.model import load_vae
+from .torch_streamer import StreamConfig, Streamer
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,11 @@ class GenerateConfig:
     follow: tuple[str, ...] = SKETCH_CONTROLS  # which of the sketch's controls to follow
     smoothing: int = 1  # median-filter width in latent frames (1 = precise, 17 = a coarse gesture)
     seconds: float = 0.0  # 0 = the sketch's length
-    context_frames: int = 64
-    block_frames: int = 16
-    steps: int = 8
-    solver: str = "euler"
-    guidance: float = 2.0
+    context_frames: int = StreamConfig.context_frames
+    block_frames: int = StreamConfig.block_frames
+    steps: int = StreamConfig.steps
+    solver: str = StreamConfig.solver
+    guidance: float = StreamConfig.guidance
     seed: int = 0
     out: Path = field(default_factory=lambda: Path("out/generated.wav"))
     threads: int = 2

@@ -22,8 +22,8 @@ import numpy as np
 import onnxruntime
 import torch
 
-from .noise import GaussianNoise
 from ..conditioning.sketch import median_smooth, normalise
+from .noise import GaussianNoise
 from .onnx_streamer import OnnxStreamer
 from .onnx_vae import OnnxVAEStream
 from .sessions import session_options

@@ -14,16 +14,17 @@ import onnxruntime
 import torch
 
 from ..dit.flow import solve, time_grid
-from .kv_cache import KVCache
+from ..dit.variants import Variant
 from ..export.manifest import check_package
-from .torch_streamer import StreamConfig
+from .kv_cache import KVCache
 from .sessions import session_options
+from .torch_streamer import StreamConfig
 
 
 class OnnxStreamer:
     def __init__(self, folder: Path, variant: str, layers: int, heads: int, head_dim: int, latent_dim: int,
                  text_dim: int, config: StreamConfig, threads: int = 1):
-        if variant not in ("encdec", "blockcausal"):
+        if not Variant(variant).routed:
             raise ValueError(f"OnnxStreamer runs the cached variants, not {variant!r}")
         options = session_options(threads)
         load = lambda name: onnxruntime.InferenceSession(str(Path(folder) / f"{name}.onnx"), options,
@@ -125,4 +126,4 @@ class OnnxStreamer:
         modulations, out_modulation = self.modulations[t]
         v = self.denoiser.run(None, {"noisy": self._batched(x), **self._shared(values, present, self.position, x.shape[0]),
                                      "modulations": modulations, "out_modulation": out_modulation})[0]
-        return v[0] if self.batch == 1 else v[1] + self.config.guidance * (v[0] - v[1])
+        return v[0] if self.batch == 1 else self.config.guided(v[0], v[1])

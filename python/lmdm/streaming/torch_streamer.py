@@ -16,30 +16,39 @@ from dataclasses import dataclass
 
 import torch
 
-from ..dit.model import KV, DiT
 from ..dit.flow import solve, time_grid
-from .kv_cache import KVCache
 from ..dit.masks import window_mask
+from ..dit.model import KV, DiT
+from ..dit.variants import Variant
+from .kv_cache import KVCache
 
 
 @dataclass(frozen=True)
 class StreamConfig:
+    """How a stream runs, and the one source of its defaults: training, generation, evaluation and the
+    export take C, B, the steps and the guidance from here (as class attributes) unless told otherwise."""
+
     context_frames: int = 64  # C: 1.5 s of latents
     block_frames: int = 16  # B: 0.37 s, the delay a musician hears is about one block plus compute
     steps: int = 8  # S
     solver: str = "euler"
     time_shift: float = 1.0
-    guidance: float = 1.0  # CFG scale; 1 = conditional only (one pass instead of two)
+    guidance: float = 2.0  # CFG scale (the packages' default); 1 = conditional only (one pass instead of two)
     seed: int = 0
     # The unconditional row lacks the controls too, not only the prompt: on 16 test-split sketches
     # (6 s, CFG 2, model v3) loudness r 0.64 -> 0.75, brightness r 0.52 -> 0.73, pitch within a
     # semitone 0.66 -> 0.70. False: the first packages' text-only guidance.
     guidance_drops_controls: bool = True
 
+    def guided(self, conditional, unconditional):
+        """Classifier-free guidance: the unconditional velocity moved `guidance` times the way the
+        conditional one differs from it (torch tensors or numpy arrays alike)."""
+        return unconditional + self.guidance * (conditional - unconditional)
+
 
 class Streamer:
     def __init__(self, model: DiT, config: StreamConfig, cached: bool = True):
-        if model.config.variant not in ("outpaint", "encdec", "blockcausal"):
+        if not Variant(model.config.variant).streaming:
             raise ValueError(f"a {model.config.variant} model cannot stream; fine-tune a streaming variant")
         self.model, self.config, self.cached = model.eval(), config, cached
         self.variant = model.config.variant
@@ -126,7 +135,7 @@ class Streamer:
     def _guided(self, v: torch.Tensor) -> torch.Tensor:
         if self.batch == 1:
             return v[0]
-        return v[1] + self.config.guidance * (v[0] - v[1])
+        return self.config.guided(v[0], v[1])
 
     def _encode_context(self, latents, values, present, first: int) -> list[KV]:
         """Keys and values of context frames; they attend the cache's valid frames and (block-causally) each other."""

@@ -9,6 +9,10 @@ import torch
 import torch.distributed as dist
 
 
+def parameter_count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
 def distributed(device: str) -> tuple[int, int]:
     """(rank, world size); initialises the process group (NCCL on CUDA, gloo on CPU) under torchrun."""
     if int(os.environ.get("WORLD_SIZE", "1")) == 1:

@@ -235,7 +235,7 @@ def plot_reconstructions(path: Path, chosen: list[tuple[str, np.ndarray]], recon
     plt.close(figure)
 
 
-def evaluate(config: VAEEvalConfig) -> dict:
+def evaluate_vae(config: VAEEvalConfig) -> dict:
     torch.set_num_threads(config.threads)
     model = load_vae(config.model)
     metrics = Metrics(model.config.sample_rate)
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lmdm.vae.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, VAEEvalConfig)
-    result = evaluate(config_from_args(parser.parse_args(argv), VAEEvalConfig))
+    result = evaluate_vae(config_from_args(parser.parse_args(argv), VAEEvalConfig))
     print(json.dumps({k: result[k] for k in ("test", "streaming")}, indent=1))
     return 0
 

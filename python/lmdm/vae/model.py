@@ -268,10 +268,6 @@ def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
 
 
-def parameter_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def trim_to_latents(audio: torch.Tensor, config: VAEConfig) -> torch.Tensor:
     """Drop trailing samples so the length is a whole number of latents."""
     usable = audio.shape[-1] // config.samples_per_latent * config.samples_per_latent

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from ..cli import add_config_arguments, config_from_args
 from ..export.vae_export import export_vae
-from .evaluate import REFERENCES, VAEEvalConfig, evaluate
-from .model import load_vae, parameter_count, save_vae
-
+from ..training.distributed import parameter_count
+from .evaluate import REFERENCES, VAEEvalConfig, evaluate_vae
+from .model import load_vae, save_vae
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class VAEPackageConfig:
     card_only: bool = False  # re-render CARD.md from the saved training.json and eval.json (after editing NOTES.md)
 
 
-def package(config: VAEPackageConfig) -> dict:
+def release_vae(config: VAEPackageConfig) -> dict:
     if config.card_only:
         training = json.loads((config.out / "training.json").read_text())
         scores = json.loads((config.out / "eval.json").read_text())
@@ -44,7 +44,7 @@ def package(config: VAEPackageConfig) -> dict:
     save_vae(model, config.out)
     for name in ("loss.png", "metrics.jsonl"):
         shutil.copy(config.run_dir / name, config.out / ("training-" + name))
-    scores = evaluate(VAEEvalConfig(model=config.out, data=config.data, out=config.out, threads=config.threads))
+    scores = evaluate_vae(VAEEvalConfig(model=config.out, data=config.data, out=config.out, threads=config.threads))
     with tempfile.TemporaryDirectory() as folder:
         parity = export_vae(config.out, Path(folder))["parity"]
     data_summary = (config.data / "manifest.jsonl").read_bytes()
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lmdm.vae.release", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, VAEPackageConfig)
-    print(json.dumps(package(config_from_args(parser.parse_args(argv), VAEPackageConfig)), indent=1))
+    print(json.dumps(release_vae(config_from_args(parser.parse_args(argv), VAEPackageConfig)), indent=1))
     return 0
 
 

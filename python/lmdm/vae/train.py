@@ -21,13 +21,12 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..cli import add_config_arguments, config_from_args
 from ..data.crops import CropSampler, build_cache
-from .discriminator import (DiscriminatorConfig, MultiScaleSTFTDiscriminator, discriminator_loss,
-                            generator_losses)
+from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.distributed import (MetricsLog, distributed, replicas_in_sync, report_and_finish, require_same_model,
-                       warmup_learning_rate)
+                                    warmup_learning_rate)
+from .discriminator import DiscriminatorConfig, MultiScaleSTFTDiscriminator, discriminator_loss, generator_losses
 from .model import CONFIGS, VAE, kl_divergence
 
 
