@@ -234,8 +234,17 @@ def rest_skip_seconds(model: Path) -> float:
     return block_samples / manifest["audio"]["sample_rate"] + ENGINE_FADE_SECONDS
 
 
+def rest_guard_seconds(model: Path) -> float:
+    """The VAE decoder's overlap: a decoded frame's window reaches that far back, so the wet's next note
+    may begin up to this long before the guitar's (measured on v4: at most 28 ms above -60 dBFS). A
+    rest is scored up to this much before the next phrase, so the next note's attack is not a rest."""
+    manifest = json.loads((model / "manifest.json").read_text())
+    return manifest["latent"]["decoder_delay_samples"] / manifest["audio"]["sample_rate"]
+
+
 def score_run(stream: GuitarStream, dry: Analysis, wet: Analysis, wet_audio: np.ndarray, config: BenchConfig,
-              label: str, classifier: InstrumentClassifier, original_wet: Analysis | None, rest_skip: float) -> dict:
+              label: str, classifier: InstrumentClassifier, original_wet: Analysis | None, rest_skip: float,
+              rest_guard: float) -> dict:
     """Every score of one (stream, prompt, seed): whole stream, windows, opening, rests, instrument, shift."""
     everything = np.ones(dry.frames, bool)
     octave = adherence.octave_offset(dry, wet, everything & adherence.active(dry))
@@ -248,7 +257,8 @@ def score_run(stream: GuitarStream, dry: Analysis, wet: Analysis, wet_audio: np.
                                                     config.shift_semitones)["raw"]
         windows.append(scores)
     opening = adherence.seconds_mask(dry.frames, 0.0, config.opening_seconds)
-    rests = adherence.rest_levels_dbfs(wet_audio, ANALYSIS_RATE, list(stream.rests), rest_skip)
+    rests = adherence.rest_levels_dbfs(wet_audio, ANALYSIS_RATE, [(start, end - rest_guard) for start, end in stream.rests],
+                                       rest_skip)
     crops = adherence.active_crops(dry, config.crop_seconds)
     judged = adherence.judged_instruments(classifier, wet_audio, crops, config.crop_seconds)
     training_soundfonts = set(DataConfig().soundfonts)
@@ -280,7 +290,7 @@ def score_run(stream: GuitarStream, dry: Analysis, wet: Analysis, wet_audio: np.
 def score_all(streams: list[GuitarStream], dry: dict[str, Analysis], tasks: dict[tuple, RenderTask],
               prompts: dict[str, tuple[int, str]], config: BenchConfig, classifier: InstrumentClassifier) -> list[dict]:
     """score_run for every (stream, prompt, seed); the transposed stream against the original's wet."""
-    rest_skip = rest_skip_seconds(config.model)
+    rest_skip, rest_guard = rest_skip_seconds(config.model), rest_guard_seconds(config.model)
     shifted_name = transposed(streams[0], config.shift_semitones).name
     runs = []
     for (name, prompt, seed), task in tasks.items():
@@ -290,7 +300,7 @@ def score_all(streams: list[GuitarStream], dry: dict[str, Analysis], tasks: dict
             original = Analysis.load(tasks[(streams[0].name, prompt, seed)].analysis)
         wet_audio = sf.read(task.target, dtype="float32")[0]
         scores = score_run(stream, dry[name], Analysis.load(task.analysis), wet_audio, config, prompts[prompt][1],
-                           classifier, original, rest_skip)
+                           classifier, original, rest_skip, rest_guard)
         runs.append({"stream": name, "kind": stream.kind, "prompt": prompt, "seed": seed} | scores)
     return runs
 
@@ -407,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
                                 f"{adherence.PITCH_RANGE_HZ} Hz; active frames: dry RMS > {adherence.ACTIVE_DBFS} dBFS",
                     "voiced": f"pYIN voiced with probability >= {adherence.VOICED_PROBABILITY}",
                     "rest_skip_seconds": rest_skip_seconds(config.model),
+                    "rest_guard_seconds": rest_guard_seconds(config.model),
                     "chordal_pitch": "approximate: the chord's pYIN track (one pitch of the chord) is the reference"},
         "runs": runs,
         "aggregates": aggregates,

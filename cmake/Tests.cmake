@@ -43,14 +43,12 @@ file(GENERATE OUTPUT "${CMAKE_BINARY_DIR}/lmdm_build.json" CONTENT "{
 }
 ")
 
-# The shipped model package (the plugin's default), when this checkout has it: its own tests, and the
-# allocation test runs the engine with the model too.
-if(EXISTS "${CMAKE_SOURCE_DIR}/models/lmdm-live/manifest.json")
-  lmdm_add_test(test_ShippedPackage)
-  lmdm_add_test(test_ModelInEngine)
-  foreach(_test test_ShippedPackage test_ModelInEngine test_EngineAllocations)
-    if(TARGET ${_test})
-      target_compile_definitions(${_test} PRIVATE LMDM_SHIPPED_PACKAGE="${CMAKE_SOURCE_DIR}/models/lmdm-live")
-    endif()
-  endforeach()
-endif()
+# The shipped model package (the plugin's default): its own tests, and the allocation test runs the
+# engine with the model too. Always built; without models/lmdm-live they skip (tests/cpp/ShippedPackage.h).
+lmdm_add_test(test_ShippedPackage)
+lmdm_add_test(test_ModelInEngine)
+foreach(_test test_ShippedPackage test_ModelInEngine test_EngineAllocations)
+  if(TARGET ${_test})
+    target_compile_definitions(${_test} PRIVATE LMDM_SHIPPED_PACKAGE="${CMAKE_SOURCE_DIR}/models/lmdm-live")
+  endif()
+endforeach()

@@ -10,6 +10,7 @@
 #include "lmdm/Engine.h"
 #include "lmdm/LmdmProcessor.h"
 #include "lmdm/OrtRuntime.h"
+#include "ShippedPackage.h"
 
 using namespace lmdm;
 using namespace lmdm::test;
@@ -59,8 +60,8 @@ TEST(EngineAllocations, ProcessNeverAllocates) {
   EXPECT_GT(counting.engine().stats().blocksMissed, 0);  // the slow blocks took the miss path too
 }
 
-#ifdef LMDM_SHIPPED_PACKAGE
 TEST(EngineAllocations, ProcessNeverAllocatesWithTheModel) {
+  LMDM_SKIP_WITHOUT_SHIPPED_PACKAGE();
   OrtRuntime::load(LMDM_ORT_LIBRARY);
   auto engine = std::make_unique<Engine>(std::make_unique<LmdmProcessor>(LMDM_SHIPPED_PACKAGE, SessionSettings{1, "cpu"}));
   engine->prepare(48000, 8192, 2);
@@ -75,4 +76,3 @@ TEST(EngineAllocations, ProcessNeverAllocatesWithTheModel) {
   EXPECT_EQ(allocations, 0u) << "over " << run.calls << " calls";
   EXPECT_GE(counting.engine().stats().blocksPlayed, 4);
 }
-#endif

@@ -9,6 +9,7 @@
 #include "lmdm/Engine.h"
 #include "lmdm/LmdmProcessor.h"
 #include "lmdm/OrtRuntime.h"
+#include "ShippedPackage.h"
 
 using namespace lmdm;
 using namespace lmdm::test;
@@ -27,6 +28,7 @@ const LmdmProcessor& lmdmOf(const Engine& engine) { return dynamic_cast<const Lm
 }  // namespace
 
 TEST(ModelInEngine, SurvivesAHostileHost) {
+  LMDM_SKIP_WITHOUT_SHIPPED_PACKAGE();
   auto engine = engineWithTheModel();
   engine->prepare(48000, 8192, 2);
   HostileHost host(48000, 2, 8192, 2.0);
@@ -41,6 +43,7 @@ TEST(ModelInEngine, SurvivesAHostileHost) {
 }
 
 TEST(ModelInEngine, FollowsSampleRateChanges) {
+  LMDM_SKIP_WITHOUT_SHIPPED_PACKAGE();
   auto engine = engineWithTheModel();
   engine->setParameter(ParameterId::Mix, 1.0f);  // wet only: what comes out is the model's
   for (const double rate : {44100.0, 96000.0, 22050.0, 192000.0, 48000.0}) {

@@ -9,6 +9,7 @@
 #include "lmdm/LmdmModel.h"
 #include "lmdm/OrtRuntime.h"
 #include "lmdm/PackageFixtures.h"
+#include "ShippedPackage.h"
 
 namespace {
 
@@ -20,12 +21,14 @@ std::shared_ptr<const lmdm::ModelPackage> shipped() {
 }  // namespace
 
 TEST(ShippedPackage, GoldenFixturesHold) {
+  LMDM_SKIP_WITHOUT_SHIPPED_PACKAGE();
   const auto errors = lmdm::checkFixtures(*shipped());
   EXPECT_EQ(errors.size(), 5u);
   for (const auto& [graph, error] : errors) EXPECT_TRUE(std::isfinite(error)) << graph;
 }
 
 TEST(ShippedPackage, StreamsFiniteAudio) {
+  LMDM_SKIP_WITHOUT_SHIPPED_PACKAGE();
   lmdm::LmdmModel model(shipped(), lmdm::SessionSettings{});
   std::vector<float> input(static_cast<std::size_t>(model.blockSamples())), output(input.size());
   for (std::size_t i = 0; i < input.size(); ++i) input[i] = 0.3f * std::sin(0.05f * static_cast<float>(i));

@@ -3,36 +3,18 @@ liblilv. A guitar clip goes in; the model's re-performance comes out where the g
 loudness envelope follows the input's, nothing is NaN, the latency is exactly what is reported, and
 the prompt parameter changes the sound."""
 
-import functools
-from pathlib import Path
-
 import numpy as np
 import pytest
 import soundfile as sf
 
 from juce_vst3_state import component_state, with_component_state
 from lv2_run import run_lv2
+from shipped_model import model_delay
 from signals import envelope_db
 
 pytestmark = pytest.mark.with_model
 RATE, BUFFER, SECONDS = 48000, 512, 6.0
 MODEL_BLOCK, MODEL_RATE = 8192, 22050  # the shipped package's block (manifest: 16 latents x 512 samples)
-
-
-MODEL = Path(__file__).resolve().parents[2] / "models" / "lmdm-live"  # the package the plugin bundles
-
-
-@functools.lru_cache
-def model_delay(rate: int) -> int:
-    """What the model's audio lags its block at `rate` (VAE decoder overlap + resamplers), as the engine
-    measures it for the same package: the plugin must report it inside its latency."""
-    from lmdm import _engine
-
-    engine = _engine.Engine(model=str(MODEL))
-    engine.prepare(rate, 512, 2)
-    delay = engine.stats()["processor_delay_frames"]
-    assert delay >= 768 * rate / MODEL_RATE  # at least the VAE decoder's 768 samples at the model rate
-    return delay
 
 
 def expected_latency(buffer_size: int, rate: int = RATE) -> int:

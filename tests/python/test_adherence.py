@@ -229,3 +229,11 @@ def test_quick_benchmark_runs_through_the_host(tmp_path):
     assert report["runs"][0]["rests_dbfs"] and report["material"]["streams"][0]["rests"]
     assert {g["goal"] for g in report["goals"]} == {goal.name for goal in load_report().GOALS}
     assert (tmp_path / "adherence_quick.png").exists() and (tmp_path / "adherence_spectrograms_quick.png").exists()
+
+
+def test_a_rest_is_scored_up_to_the_decoders_reach_before_the_next_phrase(tmp_path):
+    """The wet's next note begins up to the VAE decoder's overlap early, so rests end that much sooner."""
+    bench = load_bench()
+    (tmp_path / "manifest.json").write_text(json.dumps({"latent": {"decoder_delay_samples": 768},
+                                                         "audio": {"sample_rate": 22050}}))
+    assert bench.rest_guard_seconds(tmp_path) == pytest.approx(768 / 22050)

@@ -96,7 +96,6 @@ LmdmModel::LmdmModel(std::shared_ptr<const ModelPackage> package, const SessionS
     decoderStateShapes_.push_back(std::move(shape));
     decoderStateNames_.push_back(input.name);
   }
-  if (p.variant != "encdec" && p.variant != "blockcausal") throw PackageError("unsupported variant " + p.variant);
   setSettings(GenerationSettings{});
   restart(0);
 }
@@ -157,7 +156,7 @@ void LmdmModel::restart(std::uint64_t seed, bool keepDecoderState) {
   std::fill(contextPresent_.begin(), contextPresent_.end(), 0.0f);
   std::copy(p.startLatents.begin(), p.startLatents.end(), contextLatents_.begin());
   const int startFrames = static_cast<int>(p.startLatents.size()) / p.latentDim;  // C, or 0: from nothing
-  if (p.variant == "blockcausal")  // block by block: each attends the blocks encoded before it
+  if (p.variant == Variant::BlockCausal)  // block by block: each attends the blocks encoded before it
     for (int first = 0; first < startFrames; first += p.blockFrames) {
       const std::size_t frame = static_cast<std::size_t>(first);
       encode(contextLatents_.data() + frame * p.latentDim, contextValues_.data() + frame * ModelPackage::kControls,
@@ -172,12 +171,12 @@ void LmdmModel::process(const float* input, float* output) {
   const int B = p.blockFrames, C = p.contextFrames;
   const std::size_t D = p.latentDim, K = ModelPackage::kControls;
   noise_.fill(latents_.data(), latents_.size());
-  if (p.variant == "encdec") {
+  if (p.variant == Variant::EncDec) {
     cache_.reset();
     encode(contextLatents_.data(), contextValues_.data(), contextPresent_.data(), C, position_ - C);
   }
   denoise();
-  if (p.variant == "blockcausal") {
+  if (p.variant == Variant::BlockCausal) {
     cache_.slide(std::max(0, cache_.length() + B - cache_.capacity()));
     encode(latents_.data(), values_.data(), present_.data(), B, position_);
   } else {  // keep the last C frames as the next block's context

@@ -95,7 +95,11 @@ void readNumbers(ModelPackage& p, const json& m) {
   p.decoderDelaySamples = field<int>(m, {"latent", "decoder_delay_samples"});
   p.latentMean = field<std::vector<float>>(m, {"latent", "mean"});
   p.latentStd = field<std::vector<float>>(m, {"latent", "std"});
-  p.variant = field<std::string>(m, {"stream", "variant"});
+  const auto variant = field<std::string>(m, {"stream", "variant"});
+  if (variant != "encdec" && variant != "blockcausal")
+    throw PackageError("manifest.json is inconsistent: stream.variant is '" + variant +
+                       "'; a host streams 'encdec' or 'blockcausal'");
+  p.variant = variant == "encdec" ? Variant::EncDec : Variant::BlockCausal;
   p.contextFrames = field<int>(m, {"stream", "context_frames"});
   p.blockFrames = field<int>(m, {"stream", "block_frames"});
   p.defaultSteps = field<int>(m, {"stream", "default_steps"});
@@ -125,8 +129,6 @@ void checkConsistency(const ModelPackage& p) {
   auto require = [](bool ok, const std::string& message) {
     if (!ok) throw PackageError("manifest.json is inconsistent: " + message);
   };
-  require(p.variant == "encdec" || p.variant == "blockcausal",
-          "stream.variant is '" + p.variant + "'; a host streams 'encdec' or 'blockcausal'");
   require(p.sampleRate > 0 && p.hop > 0 && p.latentDim > 0, "audio.sample_rate, latent.samples_per_latent and latent.dim must be > 0");
   require(p.decoderDelaySamples >= 0, "latent.decoder_delay_samples must be >= 0");
   require(p.blockFrames > 0 && p.contextFrames >= p.blockFrames && p.contextFrames % p.blockFrames == 0,
@@ -136,7 +138,7 @@ void checkConsistency(const ModelPackage& p) {
           "latent.mean and latent.std need latent.dim numbers");
   const bool startsFromNothing = p.startLatents.empty();
   require(static_cast<int>(p.startLatents.size()) == p.contextFrames * p.latentDim ||
-              (startsFromNothing && p.variant == "blockcausal"),
+              (startsFromNothing && p.variant == Variant::BlockCausal),
           "stream.start_latents must be context_frames x latent.dim (or empty: blockcausal only)");
   for (int c = 0; c < ModelPackage::kControls; ++c) require(p.controlStd[c] > 0.0f, "control std must be > 0");
 }

@@ -5,7 +5,9 @@
 #include <onnxruntime_cxx_api.h>  // built with ORT_API_MANUAL_INIT (see CMake)
 
 #if defined(_WIN32)
+#ifndef NOMINMAX
 #define NOMINMAX
+#endif
 #include <windows.h>
 #else
 #include <dlfcn.h>

@@ -42,11 +42,17 @@ struct PromptPreset {
   std::vector<float> embedding;
 };
 
+/** The DiT variants a host streams (python: lmdm.dit.variants.Variant, whose `routed` ones these are).
+    EncDec re-encodes its whole context every block; BlockCausal encodes only the new block and may
+    start from an empty cache. */
+enum class Variant { EncDec, BlockCausal };
+
 struct ModelPackage {
   static constexpr int kSchemaVersion = 1;
   static constexpr int kControls = 3;  // loudness, brightness, pitch
 
-  std::string folder, name, variant;
+  std::string folder, name;
+  Variant variant = Variant::BlockCausal;
   int sampleRate = 0, hop = 0, latentDim = 0;
   int decoderDelaySamples = 0;  // the streaming VAE decoder's audio lags its latents by this much (overlap-add)
   int contextFrames = 0, blockFrames = 0, defaultSteps = 0;

@@ -1,24 +1,18 @@
 // Wakes the worker thread from the audio thread without locks.
 //
 // `notify()` is a counting-semaphore post: async-signal-safe, never blocks, no mutex (a condition
-// variable would need one). `waitFor()` is used only by the worker.
+// variable would need one). `waitFor()` is used only by the worker. The platform's semaphore lives
+// in the .cpp (dispatch, Win32 or POSIX), so no platform header reaches the engine's includers.
 #pragma once
 
 #include <chrono>
-
-#if defined(__APPLE__)
-#include <dispatch/dispatch.h>
-#elif defined(_WIN32)
-#define NOMINMAX
-#include <windows.h>
-#else
-#include <semaphore.h>
-#endif
+#include <memory>
 
 namespace lmdm {
 
 class WorkerSignal {
  public:
+  /** Allocates. */
   WorkerSignal();
   ~WorkerSignal();
   WorkerSignal(const WorkerSignal&) = delete;
@@ -31,13 +25,8 @@ class WorkerSignal {
   bool waitFor(std::chrono::milliseconds timeout);
 
  private:
-#if defined(__APPLE__)
-  dispatch_semaphore_t semaphore_;
-#elif defined(_WIN32)
-  HANDLE semaphore_;
-#else
-  sem_t semaphore_;
-#endif
+  struct Semaphore;
+  std::unique_ptr<Semaphore> semaphore_;
 };
 
 }  // namespace lmdm
