@@ -183,6 +183,6 @@ PYBIND11_MODULE(_engine, m) {
   }, "Execution providers this ONNX Runtime offers, as SessionSettings names ('cpu' first).");
   m.def("parameter_specs", &parameterSpecs, "The parameter table shared with the plugin.");
   m.def("encode_state", [](float mix, float feedback, bool bypass) {
-    return py::bytes(lmdm::encodeState(lmdm::ParameterValues{mix, feedback, bypass}));
+    return py::bytes(lmdm::encodeState(lmdm::ParameterValues::mixing(mix, feedback, bypass)));
   });
 }

@@ -111,22 +111,25 @@ juce::String LmdmAudioProcessor::loadPackage(const juce::File& folder, const juc
   return {};
 }
 
+const lmdm::LmdmProcessor& LmdmAudioProcessor::lmdmProcessor() const {
+  // The plugin only ever hands the engine an LmdmProcessor (makeProcessor, loadPackage).
+  return static_cast<const lmdm::LmdmProcessor&>(engine_.processor());
+}
+
 juce::String LmdmAudioProcessor::executionProvider() const {
-  const auto* processor = dynamic_cast<const lmdm::LmdmProcessor*>(&engine_.processor());
-  return processor && processor->model() ? juce::String(processor->model()->provider()) : juce::String("none");
+  const auto* model = lmdmProcessor().model();
+  return model ? juce::String(model->provider()) : juce::String("none");
 }
 
 juce::StringArray LmdmAudioProcessor::promptNames() const {
   juce::StringArray names;
-  if (const auto* processor = dynamic_cast<const lmdm::LmdmProcessor*>(&engine_.processor()))
-    if (processor->model())
-      for (const auto& prompt : processor->model()->package().prompts) names.add(prompt.name);
+  if (const auto* model = lmdmProcessor().model())
+    for (const auto& prompt : model->package().prompts) names.add(prompt.name);
   return names;
 }
 
 juce::String LmdmAudioProcessor::modelStatus() const {
-  const auto* processor = dynamic_cast<const lmdm::LmdmProcessor*>(&engine_.processor());
-  return processor ? juce::String(processor->status()) : juce::String();
+  return juce::String(lmdmProcessor().status());
 }
 
 void LmdmAudioProcessor::prepareToPlay(double sampleRate, int samplesPerBlock) {

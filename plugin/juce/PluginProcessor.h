@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "lmdm/Engine.h"
+#include "lmdm/LmdmProcessor.h"
 
 /** The engine's parameter keys and labels as JUCE strings. */
 inline juce::String toJuce(std::string_view text) { return juce::String(text.data(), static_cast<size_t>(text.size())); }
@@ -66,6 +67,7 @@ class LmdmAudioProcessor final : public juce::AudioProcessor {
  private:
   static juce::AudioProcessorValueTreeState::ParameterLayout createLayout();
   juce::String loadPackage(const juce::File& folder, const juce::String& provider);
+  const lmdm::LmdmProcessor& lmdmProcessor() const;
 
   juce::AudioProcessorValueTreeState parameters_;
   std::array<std::atomic<float>*, lmdm::kParameterSpecs.size()> parameterValues_{};

@@ -95,9 +95,9 @@ Options parseArguments(int argc, char** argv) {
     if (flag == "--buffer") o.buffer = static_cast<int>(parseNumber(flag, value()));
     else if (flag == "--varying-buffers") o.varying = true;
     else if (flag == "--pace") o.pace = value();
-    else if (flag == "--mix") o.parameters.mix = static_cast<float>(parseNumber(flag, value()));
-    else if (flag == "--feedback") o.parameters.feedback = static_cast<float>(parseNumber(flag, value()));
-    else if (flag == "--bypass") o.parameters.bypass = true;
+    else if (flag == "--mix") assign(o.parameters, ParameterId::Mix, static_cast<float>(parseNumber(flag, value())));
+    else if (flag == "--feedback") assign(o.parameters, ParameterId::Feedback, static_cast<float>(parseNumber(flag, value())));
+    else if (flag == "--bypass") assign(o.parameters, ParameterId::Bypass, 1.0f);
     else if (flag == "--model") o.model = value();
     else if (flag == "--threads") o.threads = static_cast<int>(parseNumber(flag, value()));
     else if (flag == "--provider") o.provider = value();

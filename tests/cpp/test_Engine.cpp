@@ -22,7 +22,7 @@ std::unique_ptr<Engine> makeEngine(std::unique_ptr<BlockProcessor> processor, Pa
   return engine;
 }
 
-ParameterValues wetOnly(float feedback = 0.0f) { return ParameterValues{1.0f, feedback, false}; }
+ParameterValues wetOnly(float feedback = 0.0f) { return ParameterValues::mixing(1.0f, feedback, false); }
 
 bool allFinite(const Signal& s) {
   for (const auto& channel : s)
@@ -160,7 +160,7 @@ TEST(Engine, ANewProcessorTakesOverAfterPrepare) {
 }
 
 TEST(Engine, MixBlendsDelayedDryAndWet) {
-  auto engine = makeEngine(std::make_unique<GainProcessor>(-1.0f, 0.05), ParameterValues{0.25f, 0.0f, false});
+  auto engine = makeEngine(std::make_unique<GainProcessor>(-1.0f, 0.05), ParameterValues::mixing(0.25f, 0.0f, false));
   engine->setNonRealtime(true);
   engine->prepare(48000, 256, 1);
   const int latency = engine->latencyFrames();
@@ -171,7 +171,7 @@ TEST(Engine, MixBlendsDelayedDryAndWet) {
 }
 
 TEST(Engine, BypassOutputsTheDelayedDrySignalOnly) {
-  auto engine = makeEngine(std::make_unique<GainProcessor>(-1.0f, 0.05), ParameterValues{1.0f, 0.9f, true});
+  auto engine = makeEngine(std::make_unique<GainProcessor>(-1.0f, 0.05), ParameterValues::mixing(1.0f, 0.9f, true));
   engine->setNonRealtime(true);
   engine->prepare(48000, 256, 2);
   const int latency = engine->latencyFrames();
@@ -182,7 +182,7 @@ TEST(Engine, BypassOutputsTheDelayedDrySignalOnly) {
 }
 
 TEST(Engine, ParameterChangesRampInsteadOfJumping) {
-  auto engine = makeEngine(std::make_unique<GainProcessor>(0.0f, 0.05), ParameterValues{0.0f, 0.0f, false});
+  auto engine = makeEngine(std::make_unique<GainProcessor>(0.0f, 0.05), ParameterValues::mixing(0.0f, 0.0f, false));
   engine->setNonRealtime(true);
   engine->prepare(48000, 64, 1);
   const int latency = engine->latencyFrames();
@@ -215,7 +215,7 @@ TEST(Engine, AProcessorsOwnDelayIsReportedAndTheDryFollowsIt) {
   // The processor's audio lags its block by 1,600 frames: the reported latency must include them,
   // and the dry signal (mix 0, and a missed block's stand-in) must be delayed by the same total.
   for (const float mix : {1.0f, 0.0f}) {
-    auto engine = makeEngine(std::make_unique<DelayingProcessor>(-0.5f, 0.05, 1600), ParameterValues{mix, 0.0f, false});
+    auto engine = makeEngine(std::make_unique<DelayingProcessor>(-0.5f, 0.05, 1600), ParameterValues::mixing(mix, 0.0f, false));
     engine->setNonRealtime(true);
     engine->prepare(48000, 256, 2);
     const int latency = engine->latencyFrames();

@@ -27,7 +27,7 @@ TEST(EngineAllocations, TheCounterSeesAllocations) {
 
 TEST(EngineAllocations, ProcessNeverAllocates) {
   auto engine = std::make_unique<Engine>(std::make_unique<SlowProcessor>(-1.0f, 0.02, 3, 5, 60));
-  engine->setParameters(ParameterValues{0.7f, 0.5f, false});
+  engine->setParameters(ParameterValues::mixing(0.7f, 0.5f, false));
   engine->prepare(48000, 512, 2);
   CountingEngine counting(std::move(engine));
   const int frames = 48000;

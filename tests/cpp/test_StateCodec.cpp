@@ -14,9 +14,9 @@ DecodedState decode(const std::string& text) { return decodeState(text.data(), t
 
 void expectDefaults(const ParameterValues& v) {
   const ParameterValues defaults;
-  EXPECT_EQ(v.mix, defaults.mix);
-  EXPECT_EQ(v.feedback, defaults.feedback);
-  EXPECT_EQ(v.bypass, defaults.bypass);
+  EXPECT_EQ(v.mix(), defaults.mix());
+  EXPECT_EQ(v.feedback(), defaults.feedback());
+  EXPECT_EQ(v.bypass(), defaults.bypass());
 }
 
 }  // namespace
@@ -25,9 +25,9 @@ TEST(StateCodec, RoundTrips) {
   const ParameterValues values{0.123456f, 0.875f, true};
   const auto decoded = decode(encodeState(values));
   EXPECT_TRUE(decoded.recognised);
-  EXPECT_EQ(decoded.values.mix, values.mix);
-  EXPECT_EQ(decoded.values.feedback, values.feedback);
-  EXPECT_EQ(decoded.values.bypass, values.bypass);
+  EXPECT_EQ(decoded.values.mix(), values.mix());
+  EXPECT_EQ(decoded.values.feedback(), values.feedback());
+  EXPECT_EQ(decoded.values.bypass(), values.bypass());
 }
 
 TEST(StateCodec, GarbageGivesDefaults) {
@@ -48,24 +48,24 @@ TEST(StateCodec, RandomBytesNeverCrashAndStayInRange) {
     const int length = static_cast<int>(random() % 200);
     for (int i = 0; i < length; ++i) bytes += static_cast<char>(random() % 256);
     const auto v = decode(bytes).values;
-    EXPECT_GE(v.mix, 0.0f);
-    EXPECT_LE(v.mix, 1.0f);
-    EXPECT_GE(v.feedback, 0.0f);
-    EXPECT_LE(v.feedback, spec(ParameterId::Feedback).maxValue);
+    EXPECT_GE(v.mix(), 0.0f);
+    EXPECT_LE(v.mix(), 1.0f);
+    EXPECT_GE(v.feedback(), 0.0f);
+    EXPECT_LE(v.feedback(), spec(ParameterId::Feedback).maxValue);
   }
 }
 
 TEST(StateCodec, BadValuesFallBackPerParameter) {
   const auto decoded = decode("LMDM-STATE 1\nmix=nan\nfeedback=7\nbypass=banana\nfuture=3\nno equals sign\n");
   EXPECT_TRUE(decoded.recognised);
-  EXPECT_EQ(decoded.values.mix, ParameterValues{}.mix);                       // NaN rejected
-  EXPECT_EQ(decoded.values.feedback, spec(ParameterId::Feedback).maxValue);  // clamped
-  EXPECT_EQ(decoded.values.bypass, ParameterValues{}.bypass);                 // not a number
+  EXPECT_EQ(decoded.values.mix(), ParameterValues{}.mix());                       // NaN rejected
+  EXPECT_EQ(decoded.values.feedback(), spec(ParameterId::Feedback).maxValue);  // clamped
+  EXPECT_EQ(decoded.values.bypass(), ParameterValues{}.bypass());                 // not a number
 }
 
 TEST(StateCodec, WhitespaceAndTrailingCharactersAreNotNumbers) {
   const auto decoded = decode("LMDM-STATE 1\nmix=0.25x\nfeedback= \n");
-  EXPECT_EQ(decoded.values.mix, ParameterValues{}.mix);
-  EXPECT_EQ(decoded.values.feedback, ParameterValues{}.feedback);
-  EXPECT_EQ(decode("LMDM-STATE 1\nmix=0.25\n").values.mix, 0.25f);
+  EXPECT_EQ(decoded.values.mix(), ParameterValues{}.mix());
+  EXPECT_EQ(decoded.values.feedback(), ParameterValues{}.feedback());
+  EXPECT_EQ(decode("LMDM-STATE 1\nmix=0.25\n").values.mix(), 0.25f);
 }

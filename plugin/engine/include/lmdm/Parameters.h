@@ -62,38 +62,39 @@ inline constexpr int kParameterCount = static_cast<int>(kParameterSpecs.size());
 
 inline constexpr const ParameterSpec& spec(ParameterId id) { return kParameterSpecs[static_cast<std::size_t>(id)]; }
 
-/** A full set of parameter values (plain values, within each spec's range; toggles as 0 or 1). */
+/** A full set of parameter values (plain values, within each spec's range; toggles as 0 or 1), one
+    store by id for the engine's own three (mix, feedback, bypass) and the model's alike. */
 struct ParameterValues {
-  float mix = spec(ParameterId::Mix).defaultValue;
-  float feedback = spec(ParameterId::Feedback).defaultValue;
-  bool bypass = spec(ParameterId::Bypass).defaultValue > 0.5f;
-  std::array<float, kParameterCount> model = defaults();  // the model parameters (prompt_a on), by id
+  std::array<float, kParameterCount> byId = defaults();
 
   static constexpr std::array<float, kParameterCount> defaults() {
     std::array<float, kParameterCount> values{};
     for (const auto& s : kParameterSpecs) values[static_cast<std::size_t>(s.id)] = s.defaultValue;
     return values;
   }
-  float operator[](ParameterId id) const { return model[static_cast<std::size_t>(id)]; }
+  /** The defaults with the engine's own three set. */
+  static ParameterValues mixing(float mix, float feedback, bool bypass) {
+    ParameterValues values;
+    values.byId[static_cast<std::size_t>(ParameterId::Mix)] = mix;
+    values.byId[static_cast<std::size_t>(ParameterId::Feedback)] = feedback;
+    values.byId[static_cast<std::size_t>(ParameterId::Bypass)] = bypass ? 1.0f : 0.0f;
+    return values;
+  }
+  float operator[](ParameterId id) const { return byId[static_cast<std::size_t>(id)]; }
   bool on(ParameterId id) const { return (*this)[id] >= 0.5f; }
+  float mix() const { return (*this)[ParameterId::Mix]; }
+  float feedback() const { return (*this)[ParameterId::Feedback]; }
+  bool bypass() const { return on(ParameterId::Bypass); }
 };
 
 /** The plain value of one parameter in a set (toggles as 0 or 1). */
-inline float valueOf(const ParameterValues& values, ParameterId id) {
-  if (id == ParameterId::Mix) return values.mix;
-  if (id == ParameterId::Feedback) return values.feedback;
-  if (id == ParameterId::Bypass) return values.bypass ? 1.0f : 0.0f;
-  return values[id];
-}
+inline float valueOf(const ParameterValues& values, ParameterId id) { return values[id]; }
 
 /** Sets one parameter in a set from a plain value (toggles: on at >= 0.5; integers rounded). No clamping. */
 inline void assign(ParameterValues& values, ParameterId id, float value) {
   if (spec(id).isToggle) value = value >= 0.5f ? 1.0f : 0.0f;
   if (spec(id).isInteger) value = static_cast<float>(static_cast<long>(value + (value >= 0.0f ? 0.5f : -0.5f)));
-  values.model[static_cast<std::size_t>(id)] = value;
-  if (id == ParameterId::Mix) values.mix = value;
-  if (id == ParameterId::Feedback) values.feedback = value;
-  if (id == ParameterId::Bypass) values.bypass = value >= 0.5f;
+  values.byId[static_cast<std::size_t>(id)] = value;
 }
 
 }  // namespace lmdm
