@@ -121,7 +121,7 @@ def test_changed_weights_file_is_refused(package, tmp_path):
 
 
 def test_golden_fixtures_hold_and_catch_a_changed_graph(package, tmp_path):
-    from lmdm.export.fixtures import check_fixtures
+    from lmdm.export.fixture_check import check_fixtures
 
     folder, _ = package
     manifest = json.loads((folder / "manifest.json").read_text())

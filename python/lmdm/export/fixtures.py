@@ -3,15 +3,15 @@
 fixtures/<graph>.safetensors holds `input.<name>` and `output.<name>` tensors (safetensors: an 8-byte
 header length, a JSON header, raw little-endian data; trivial to read from C++). Any runtime that
 runs the package (ONNX Runtime from Python, the C++ engine) must reproduce the outputs within the
-manifest's `fixtures.tolerance` (absolute, scaled by max(1, |expected|)).
+manifest's `fixtures.tolerance` (absolute, scaled by max(1, |expected|)); lmdm.export.fixture_check
+runs them without PyTorch.
 """
 
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 import torch
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
 from ..conditioning.controls import compute_controls
 from ..dit.model import DiT
@@ -59,23 +59,3 @@ def write_fixtures(folder: Path, cases: dict[str, tuple]) -> dict:
         save_file(tensors, str(folder / FOLDER / f"{name}.safetensors"))
     return {"folder": FOLDER, "graphs": sorted(cases), "tolerance": TOLERANCE,
             "rule": "|actual - expected| <= tolerance * max(1, max|expected|) per output"}
-
-
-def check_fixtures(folder: Path, manifest: dict) -> dict[str, float]:
-    """Run every graph on its fixture inputs in ONNX Runtime; max scaled error per graph (raises if over)."""
-    errors = {}
-    section = manifest["fixtures"]
-    for name in section["graphs"]:
-        tensors = load_file(str(folder / section["folder"] / f"{name}.safetensors"))
-        inputs = {k.removeprefix("input."): v for k, v in tensors.items() if k.startswith("input.")}
-        session = onnxruntime.InferenceSession(str(folder / manifest["graphs"][name]["file"]),
-                                               providers=["CPUExecutionProvider"])
-        outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, inputs)))
-        worst = 0.0
-        for key, expected in ((k.removeprefix("output."), v) for k, v in tensors.items() if k.startswith("output.")):
-            scale = max(1.0, float(np.abs(expected).max()))
-            worst = max(worst, float(np.abs(outputs[key] - expected).max()) / scale)
-        if worst > section["tolerance"][name]:
-            raise ValueError(f"{name}: fixture error {worst:.2e} exceeds {section['tolerance'][name]:.0e}")
-        errors[name] = worst
-    return errors

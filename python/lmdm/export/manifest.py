@@ -20,6 +20,8 @@ import numpy as np
 import onnx
 import onnxruntime
 
+from .fixture_check import check_fixtures
+
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 GRAPHS = ("features", "vae_decoder", "timestep", "context_encoder", "denoiser")
@@ -137,8 +139,6 @@ def check_package(folder: Path) -> dict:
     if not prompts.exists() or sha256(prompts) != manifest["prompts"]["sha256"]:
         raise PackageError(f"{prompts}: missing or its sha256 differs from the manifest")
     if "fixtures" in manifest:
-        from .fixtures import check_fixtures
-
         try:
             check_fixtures(folder, manifest)
         except (ValueError, OSError) as error:
