@@ -129,8 +129,7 @@ void LmdmProcessor::process(const BlockIO& io) {
 void LmdmProcessor::passThrough(const BlockIO& io) {
   // The input delayed by delayFrames_, as the model's audio would be: the engine's wet signal then
   // equals its delayed dry signal, also after a model fails in mid-stream.
-  const bool sized = passTail_.size() >= static_cast<std::size_t>(io.channels) * delayFrames_;
-  const int d = sized ? std::min(delayFrames_, io.frames) : 0;
+  const int d = delayFrames_;  // passTail_ holds d frames per channel (prepare); 0 without a model
   for (int c = 0; c < io.channels; ++c) {
     float* tail = passTail_.data() + static_cast<std::size_t>(c) * d;
     std::copy_n(tail, d, io.output[c]);

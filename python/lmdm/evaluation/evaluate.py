@@ -68,6 +68,7 @@ def generate_latents(model: DiT, config: EvaluateConfig, values: torch.Tensor, p
         generator = torch.Generator().manual_seed(seed)
         noise = torch.randn(values.shape[0], model.config.latent_dim, generator=generator)
         texts = None if text is None else text[None]
+        stream = StreamConfig(guidance=config.guidance)
 
         def velocity(x, t):
             v = model(x[None], torch.full((1,), t), values[None], present[None], texts)[0]
@@ -77,7 +78,6 @@ def generate_latents(model: DiT, config: EvaluateConfig, values: torch.Tensor, p
             v_null = model(x[None], torch.full((1,), t), keep * values[None], keep * present[None], None)[0]
             return stream.guided(v, v_null)
 
-        stream = StreamConfig(guidance=config.guidance)
         return solve(velocity, noise, time_grid(config.steps))
     streamer = Streamer(model, StreamConfig(config.context_frames, config.block_frames, config.steps,
                                             guidance=config.guidance, seed=seed))
