@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from lmdm.latents.cache import SILENCE
+from lmdm.latents.cache import GUITAR_CONTROLS, SILENCE
 from lmdm.latents.pack import STEPS_PER_SIGMA, pack, unpack
 
 
@@ -17,6 +17,8 @@ def fake_cache(folder, frames=500, dim=8):
         latents = mean + std * np.clip(rng.normal(0, 1, (n, dim)), -5, 5)
         np.save(folder / f"{split}.latents.npy", latents.astype(np.float16))
         np.save(folder / f"{split}.controls.npy", rng.uniform(0, 100, (n, 4)).astype(np.float32))
+        if split == "train":  # the guitar's controls are optional (lmdm.latents.guitar_controls)
+            np.save(folder / f"{split}.{GUITAR_CONTROLS}", rng.uniform(0, 100, (n, 4)).astype(np.float32))
         captions = rng.normal(0, 0.05, (3, 384)).astype(np.float32)
         np.save(folder / f"{split}.text.npy", captions[[0, 1, 2, 1, 0]])  # repeated captions are stored once
         (folder / f"{split}.json").write_text(json.dumps({"examples": [{"start": 0, "end": n}], "captions": ["x"]}))
@@ -47,6 +49,8 @@ def test_unpack_rebuilds_the_cache_within_the_quantisation_step(tmp_path):
                                    np.load(cache / f"{split}.controls.npy"), rtol=1e-3, atol=0.05)
         np.testing.assert_allclose(np.load(rebuilt / f"{split}.text.npy"),
                                    np.load(cache / f"{split}.text.npy"), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(np.load(rebuilt / f"train.{GUITAR_CONTROLS}"),
+                               np.load(cache / f"train.{GUITAR_CONTROLS}"), rtol=1e-3, atol=0.05)
     np.testing.assert_array_equal(np.load(rebuilt / SILENCE), np.load(cache / SILENCE))
 
 

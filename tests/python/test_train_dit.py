@@ -13,7 +13,10 @@ from safetensors.torch import load_file
 
 from lmdm.dit.model import DiT, tiny_config
 from lmdm.dit.train import TrainDiTConfig, drop_context, flow_loss, insert_rests, load_init_weights
+from lmdm.dit.windows import LatentWindows
 from lmdm.latents.build import LatentCacheConfig, build_latent_cache
+from lmdm.latents.cache import GUITAR_CONTROLS
+from lmdm.latents.guitar_controls import GuitarControlsConfig, build_guitar_controls
 from lmdm.vae.model import VAE, save_vae
 from lmdm.vae.model import tiny_config as tiny_vae_config
 
@@ -371,3 +374,34 @@ def test_a_packed_cache_trains_without_the_vae_and_the_run_comes_back(latent_dat
     assert run(command(latent_data, tmp_path / "here", 2, "--init-from", str(back)))["step"] == 2
     with pytest.raises(ValueError, match="not the whole set"):
         receive(parts[1:], tmp_path / "partial")
+
+
+def test_guitar_controls_play_the_same_notes_at_the_same_level(latent_data):
+    data, vae = latent_data
+    folder = build_guitar_controls(GuitarControlsConfig(data=data, vae=vae, workers=1))
+    own, guitar = np.load(folder / "train.controls.npy"), np.load(folder / f"train.{GUITAR_CONTROLS}")
+    assert guitar.shape == own.shape and np.isfinite(guitar).all()
+    voiced = (own[:, 3] >= 0.5) & (guitar[:, 3] >= 0.5)
+    assert voiced.mean() > 0.3
+    # the same notes: pitch classes agree on most frames both call voiced (octave errors of either tracker aside)
+    semitones = np.abs(own[voiced, 2] - guitar[voiced, 2]) % 12
+    assert np.mean(np.minimum(semitones, 12 - semitones) < 0.5) > 0.7
+    for example in json.loads((folder / "train.json").read_text())["examples"]:
+        rows = slice(example["start"], example["end"])
+        active = own[rows, 0] > -60
+        # levelled to the target over its active frames, while the envelope is the guitar's own
+        assert abs(np.mean(own[rows, 0][active]) - np.mean(guitar[rows, 0][active])) < 3.0
+        assert not np.allclose(own[rows, 0], guitar[rows, 0], atol=1.0)
+    assert build_guitar_controls(GuitarControlsConfig(data=data, vae=vae, workers=1)) == folder  # built once
+
+
+def test_windows_take_the_guitars_controls_only_when_asked(latent_data, tmp_path):
+    data, vae = latent_data
+    folder = build_guitar_controls(GuitarControlsConfig(data=data, vae=vae, workers=1))
+    plain = LatentWindows(folder, "train", 32).batch(8, np.random.default_rng(3))
+    never = LatentWindows(folder, "train", 32, guitar_controls=0.0).batch(8, np.random.default_rng(3))
+    always = LatentWindows(folder, "train", 32, guitar_controls=1.0).batch(8, np.random.default_rng(3))
+    assert torch.equal(plain["control_values"], never["control_values"])  # runs without the lever keep their batches
+    assert not torch.equal(plain["control_values"], always["control_values"])
+    assert always["latents"].shape == plain["latents"].shape
+    assert run(command(latent_data, tmp_path / "run", 2, "--guitar-controls", "0.5"))["step"] == 2

@@ -24,7 +24,10 @@ docs/lmdm.md "Levers"), drawn per example:
 - own context: for `rollout_examples` examples of a batch the newest context block is the model's own
   sampled generation of it (no gradient, `rollout_steps` steps), the context it meets at inference;
 - rests: a span of the window (context and target) replaced by the latents and controls of silence
-  (`rest_probability`), so silent input gives silence out rather than a drone.
+  (`rest_probability`), so silent input gives silence out rather than a drone;
+- a player's sketch: for `guitar_controls` of the windows the controls are those of the same notes
+  played on a clean guitar (lmdm.latents.guitar_controls), so the instrument's articulation has to come
+  from the prompt, not from an envelope the target's own audio drew.
 """
 
 import argparse
@@ -84,6 +87,7 @@ class TrainDiTConfig:
     context_noise: float = 0.2  # context mixed towards noise by t ~ U(0, this)
     rest_probability: float = 0.2  # a span of silence (latents and controls) somewhere in the window
     rest_frames: tuple[int, int] = (8, 48)  # its length in frames, drawn uniformly (0.19 - 1.1 s)
+    guitar_controls: float = 0.0  # share of train windows whose controls come from the notes played on a guitar
     start_blocks: bool = True  # blockcausal: context-free examples are scored on every block of the window
     rollout_examples: int = 0  # blockcausal: this many examples per batch get their newest context block from
     rollout_steps: int = 4  # the model itself, sampled with this many Euler steps (no gradient)
@@ -339,7 +343,7 @@ def train(config: TrainDiTConfig) -> dict:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device)
     folder = training_cache(config.data, config.vae, config.latent_cache)
-    train_windows = LatentWindows(folder, "train", config.window_frames)
+    train_windows = LatentWindows(folder, "train", config.window_frames, config.guitar_controls)
     valid_windows = LatentWindows(folder, config.valid_split, config.valid_window_frames)
     model = build_model(config, train_windows.latents.shape[1], train_windows.stats, device)
     rest = silence(config, folder, train_windows.stats) if config.rest_probability > 0 else None

@@ -3,6 +3,9 @@
 A window is `frames` consecutive latent frames inside one example. Batches are drawn from a
 generator seeded by (seed, rank, step), so a resumed run sees exactly the batches it would have
 seen, and DDP ranks see different ones.
+
+With `guitar_controls` > 0, that share of the windows takes its controls from the same notes played on a
+clean guitar (lmdm.latents.guitar_controls) instead of from the target audio: the sketch a player gives.
 """
 
 import json
@@ -12,11 +15,11 @@ import numpy as np
 import torch
 
 from ..conditioning.sketch import normalise
-from ..latents.cache import normalise_latents
+from ..latents.cache import GUITAR_CONTROLS, normalise_latents
 
 
 class LatentWindows:
-    def __init__(self, folder: Path, split: str, frames: int):
+    def __init__(self, folder: Path, split: str, frames: int, guitar_controls: float = 0.0):
         self.latents = np.load(folder / f"{split}.latents.npy", mmap_mode="r")  # (N, D) float16
         self.controls = np.load(folder / f"{split}.controls.npy", mmap_mode="r")  # (N, 4)
         self.text = np.load(folder / f"{split}.text.npy")  # (captions, 384)
@@ -28,6 +31,13 @@ class LatentWindows:
         starts = np.array([e["end"] - e["start"] - frames + 1 for e in self.examples], dtype=np.float64)
         self.weights = starts / starts.sum()
         self.frames = frames
+        self.guitar_controls = guitar_controls
+        self.guitar = None
+        if guitar_controls > 0:
+            path = folder / f"{split}.{GUITAR_CONTROLS}"
+            if not path.exists():
+                raise FileNotFoundError(f"{path} is missing: build it with python -m lmdm.latents.guitar_controls")
+            self.guitar = np.load(path, mmap_mode="r")
 
     def batch(self, size: int, generator: np.random.Generator) -> dict[str, torch.Tensor]:
         """latents (B, T, D) normalised per channel, control values/present (B, T, 3), text (B, 384)."""
@@ -37,7 +47,10 @@ class LatentWindows:
             example = self.examples[pick]
             start = int(generator.integers(example["start"], example["end"] - self.frames + 1))
             latents.append(np.asarray(self.latents[start:start + self.frames], np.float32))
-            controls.append(np.asarray(self.controls[start:start + self.frames], np.float32))
+            # drawn only when asked, so runs without the guitar's controls keep their batches
+            source = self.guitar if self.guitar is not None and generator.random() < self.guitar_controls \
+                else self.controls
+            controls.append(np.asarray(source[start:start + self.frames], np.float32))
             text.append(self.text[example["captions"][int(generator.integers(len(example["captions"])))]])
         values, present = normalise(torch.from_numpy(np.stack(controls)), self.stats)
         return {"latents": normalise_latents(torch.from_numpy(np.stack(latents)), self.stats),

@@ -13,6 +13,7 @@ from safetensors import safe_open
 from ..vae.model import WEIGHTS
 
 SPLITS = ("train", "valid", "test")
+GUITAR_CONTROLS = "guitar_controls.npy"  # <split>.guitar_controls.npy: lmdm.latents.guitar_controls
 
 
 def cache_folder(data: Path, vae: Path) -> Path:

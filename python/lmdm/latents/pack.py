@@ -9,7 +9,7 @@ fp16 cache of 10 h of audio is about 150 MB. Packed, about 36 MB:
   (the DiT trains on exactly those normalised channels; the error, at most half a step, 0.031 sigma,
   1.8 % RMS, is far below the flow's noise and the VAE posterior's own spread), stored as differences
   between consecutive frames, which lzma compresses to about half (neighbouring frames are alike);
-- controls as float16, caption embeddings as float16 with duplicate rows stored once;
+- controls (and the guitar's, lmdm.latents.guitar_controls, where built) as float16, caption embeddings as float16 with duplicate rows stored once;
 - the JSON files and the silent frame (lmdm.latents.cache.silence_latent, computed here with `--vae`
   so the GPU machine needs no VAE) unchanged.
 `unpack` rebuilds the same folder name and files; train there with `--latent-cache <that folder>`.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import SILENCE, SPLITS, silence_latent
+from .cache import GUITAR_CONTROLS, SILENCE, SPLITS, silence_latent
 
 STEPS_PER_SIGMA = 16  # int8 covers +-7.9 sigma; the cache's largest |z| is 5.2
 FORMAT = "lmdm-latent-pack-2"
@@ -64,10 +64,13 @@ def pack(cache: Path, out: Path, vae: Path = Path("models/vae")) -> PackReport:
         worst = max(worst, float(np.abs(steps / STEPS_PER_SIGMA - z).max(initial=0.0)))
         text = np.load(cache / f"{split}.text.npy").astype(np.float16)
         unique, rows = np.unique(text, axis=0, return_inverse=True) if len(text) else (text, np.zeros(0, np.int64))
-        for name, array, delta in ((f"{split}.latents", steps, steps.shape[1]),
-                                   (f"{split}.controls", np.load(cache / f"{split}.controls.npy").astype(np.float16), 0),
-                                   (f"{split}.text_unique", unique, 0),
-                                   (f"{split}.text_rows", rows.reshape(-1).astype(np.int32), 0)):
+        arrays = [(f"{split}.latents", steps, steps.shape[1]),
+                  (f"{split}.controls", np.load(cache / f"{split}.controls.npy").astype(np.float16), 0),
+                  (f"{split}.text_unique", unique, 0),
+                  (f"{split}.text_rows", rows.reshape(-1).astype(np.int32), 0)]
+        if (cache / f"{split}.{GUITAR_CONTROLS}").exists():
+            arrays.append((f"{split}.guitar_controls", np.load(cache / f"{split}.{GUITAR_CONTROLS}").astype(np.float16), 0))
+        for name, array, delta in arrays:
             blobs[name], header["arrays"][name] = _compress(array, delta)
             header["arrays"][name]["delta_bytes"] = delta
     blobs[SILENCE], header["arrays"][SILENCE] = _compress(np.load(cache / SILENCE))
@@ -107,6 +110,8 @@ def unpack(pack_file: Path, data: Path) -> Path:
             z = load(f"{split}.latents").astype(np.float32) / header["steps_per_sigma"]
             np.save(staging / f"{split}.latents.npy", (z * std + mean).astype(np.float16))
             np.save(staging / f"{split}.controls.npy", load(f"{split}.controls").astype(np.float32))
+            if f"{split}.guitar_controls" in header["arrays"]:
+                np.save(staging / f"{split}.{GUITAR_CONTROLS}", load(f"{split}.guitar_controls").astype(np.float32))
             np.save(staging / f"{split}.text.npy", load(f"{split}.text_unique")[load(f"{split}.text_rows")].astype(np.float32))
         np.save(staging / SILENCE, load(SILENCE))
     staging.rename(folder)  # only a complete cache gets the name training looks for
