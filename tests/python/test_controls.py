@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from lmdm.conditioning import controls
-from lmdm.conditioning.controls import (CONTROL_NAMES, ControlConfig, ControlFeatures, PitchTracker, build_pitch_onnx,
-                                        compute_controls)
+from lmdm.conditioning.controls import CONTROL_NAMES, ControlConfig, ControlFeatures, PitchTracker, compute_controls
+from lmdm.export.feature_graphs import build_pitch_onnx
 
 SR = 22050
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
@@ -261,7 +261,7 @@ def test_features_graph_equals_compute_controls(tmp_path):
     import onnx
     import onnxruntime
 
-    from lmdm.conditioning.controls import build_features_onnx
+    from lmdm.export.feature_graphs import build_features_onnx
 
     onnx.save(build_features_onnx(), tmp_path / "features.onnx")
     session = onnxruntime.InferenceSession(str(tmp_path / "features.onnx"), providers=["CPUExecutionProvider"])

@@ -27,19 +27,17 @@ because a streaming plugin sees silence, not a mirror, before the first sample.
   pitch to `unvoiced_pitch_midi` where confidence < `voicing_threshold` (0.5: swift-f0's calibration), so the
   control never carries the tracker's guesses in noise or silence.
 
-Export: `ControlFeatures` exports alone (`torch.onnx.export(..., dynamo=False)`); `build_pitch_onnx` composes
-the pitch front end, the swift-f0 graph and the back end into one ONNX model (opset 18, swift-f0's opset).
+Every part here exports to ONNX; lmdm.export.feature_graphs composes them with swift-f0's graph into the
+package's features.onnx.
 """
 
 import functools
 import hashlib
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime
 import torch
 import torch.nn.functional as F
@@ -51,7 +49,6 @@ SWIFT_F0_SHA256 = "6385e8c2ebc3872e82c9ff5946228de44cd3be77a750ea53698b7dbfe94b0
 SWIFT_F0_RATE = 16000  # the model's input rate
 SWIFT_F0_HOP = 256  # frame k is centred on 16 kHz sample k * 256 (its graph pads 512 each side of a 1024 window)
 SWIFT_F0_FMIN, SWIFT_F0_FMAX = 46.875, 2093.75
-SWIFT_F0_OPSET = 18  # onnx.compose needs both graphs on the same opset
 
 
 @dataclass(frozen=True)
@@ -229,44 +226,6 @@ class PitchTracker:
         return self.back(pitch_hz, confidence, frame_peak)
 
 
-def build_pitch_onnx(config: ControlConfig = ControlConfig()) -> onnx.ModelProto:
-    """One ONNX graph: audio (1, N) -> pitch (1, frames, 2), composed of our exported torch parts and swift-f0."""
-
-    def export(module: torch.nn.Module, args: tuple, inputs: list[str], outputs: list[str],
-               axes: dict) -> onnx.ModelProto:
-        buffer = io.BytesIO()
-        torch.onnx.export(module, args, buffer, dynamo=False, opset_version=SWIFT_F0_OPSET,
-                          input_names=inputs, output_names=outputs, dynamic_axes=axes)
-        return onnx.load_from_string(buffer.getvalue())
-
-    swift = onnx.load(str(swift_f0_model_path()))
-    # Dimension names unlike swift-f0's "samples"/"frames": after merging, equal names must mean equal sizes.
-    front = export(PitchFrontEnd(config), (torch.zeros(1, 4096),), ["audio"], ["audio_16k", "frame_peak"],
-                   {"audio": {1: "audio_samples"}, "audio_16k": {1: "samples_16k"},
-                    "frame_peak": {1: "control_frames"}})
-    swift_outputs = (torch.zeros(1, 30, dtype=torch.float64), torch.zeros(1, 30), torch.zeros(1, 9))
-    back = export(PitchBackEnd(config), swift_outputs, ["pitch_hz", "confidence", "frame_peak"], ["pitch"],
-                  {"pitch_hz": {1: "swift_frames"}, "confidence": {1: "swift_frames"},
-                   "frame_peak": {1: "control_frames"}, "pitch": {1: "control_frames"}})
-    # swift-f0's fmin/fmax inputs become constants: the full range, as PitchTracker uses.
-    limits = [onnx.helper.make_node("Constant", [], [name], value=onnx.numpy_helper.from_array(np.array(v, np.float32)))
-              for name, v in (("fmin", SWIFT_F0_FMIN), ("fmax", SWIFT_F0_FMAX))]
-    nodes = limits + list(swift.graph.node)
-    del swift.graph.node[:]
-    swift.graph.node.extend(nodes)
-    for name in ("fmin", "fmax"):
-        swift.graph.input.remove(next(i for i in swift.graph.input if i.name == name))
-    front.ir_version = back.ir_version = swift.ir_version
-    model = onnx.compose.merge_models(front, swift, io_map=[("audio_16k", "audio")], prefix2="swift_f0/")
-    links = [("swift_f0/pitch", "pitch_hz"), ("swift_f0/confidence", "confidence"), ("frame_peak", "frame_peak")]
-    model = onnx.compose.merge_models(model, back, io_map=links, prefix2="back/")
-    for node in model.graph.node:  # drop the merge prefix from the one output the caller sees
-        node.output[:] = ["pitch" if name == "back/pitch" else name for name in node.output]
-    model.graph.output[0].name = "pitch"
-    onnx.checker.check_model(model)
-    return model
-
-
 @functools.lru_cache(maxsize=4)
 def _modules(config: ControlConfig) -> tuple[ControlFeatures, PitchTracker]:
     return ControlFeatures(config), PitchTracker(config)
@@ -280,28 +239,3 @@ def compute_controls(audio: np.ndarray | torch.Tensor, config: ControlConfig = C
     features, pitch = _modules(config)
     controls = torch.cat([features(batch), pitch(batch)], dim=-1)  # (B, frames, 4)
     return (controls[0] if x.ndim == 1 else controls).numpy()
-
-
-def build_features_onnx(config: ControlConfig = ControlConfig()) -> onnx.ModelProto:
-    """One graph: audio (1, N) -> controls (1, frames, 4) in CONTROL_NAMES order, i.e. compute_controls.
-
-    ControlFeatures (loudness, brightness) exported from torch and build_pitch_onnx (pitch, confidence)
-    side by side on the same input, joined by a Concat."""
-    buffer = io.BytesIO()
-    torch.onnx.export(ControlFeatures(config), (torch.zeros(1, 4096),), buffer, dynamo=False,
-                      opset_version=SWIFT_F0_OPSET, input_names=["audio"], output_names=["loudness_brightness"],
-                      dynamic_axes={"audio": {1: "audio_samples"}, "loudness_brightness": {1: "control_frames"}})
-    features = onnx.load_from_string(buffer.getvalue())
-    pitch = onnx.compose.add_prefix(build_pitch_onnx(config), "pitch/")
-    for node in pitch.graph.node:  # both halves read the one input
-        node.input[:] = ["audio" if name == "pitch/audio" else name for name in node.input]
-    graph = features.graph
-    graph.node.extend(pitch.graph.node)
-    graph.initializer.extend(pitch.graph.initializer)
-    graph.node.append(onnx.helper.make_node("Concat", ["loudness_brightness", "pitch/pitch"], ["controls"], axis=2))
-    del graph.output[:]
-    graph.output.append(onnx.helper.make_tensor_value_info("controls", onnx.TensorProto.FLOAT,
-                                                           [1, "control_frames", len(CONTROL_NAMES)]))
-    features.ir_version = max(features.ir_version, pitch.ir_version)
-    onnx.checker.check_model(features)
-    return features

@@ -17,7 +17,7 @@ import onnx
 import onnxruntime
 import torch
 
-from ..conditioning.controls import CONTROL_NAMES, ControlConfig, build_features_onnx
+from ..conditioning.controls import CONTROL_NAMES, ControlConfig
 from ..conditioning.text import embed_texts
 from ..dit.files import load_dit
 from ..dit.flow import time_grid
@@ -27,6 +27,7 @@ from ..streaming.onnx_streamer import OnnxStreamer
 from ..streaming.torch_streamer import StreamConfig
 from ..vae.model import load_vae
 from .dit_graphs import SHARED_WEIGHTS, convert_fp16, export_graphs, quantize_int8, share_weights
+from .feature_graphs import build_features_onnx
 from .fixtures import golden_cases, write_fixtures
 from .manifest import build_manifest, check_package, sha256, write_manifest
 from .optimize import describe as describe_optimization
