@@ -1,6 +1,7 @@
 #!/bin/bash
 # The adherence campaign (issue 15, docs/lmdm.md "Levers"): the shipped blockcausal LMDM trained on with
-# the sinusoidal pitch input, context dropout, context noise and silent rests. Resumable: rerun the same
+# the sinusoidal pitch input, context dropout, context noise, silent rests and (--guitar-controls) the
+# controls of the same notes played on a guitar. Resumable: rerun the same
 # command after an interruption, or with more MINUTES to extend a finished stretch (the run continues
 # from its checkpoint; the wall time counts across stretches).
 #   MINUTES=80 nohup scripts/train_adherence.sh [lmdm.dit.train flags] > ~/lmdm-runs/adherence.log 2>&1 &
@@ -15,6 +16,7 @@ THREADS="${THREADS:-0}"  # 0: all cores; 1 leaves a core to benchmarks run meanw
 cd "$ROOT"
 [ -f data/lmdm-v1/summary.json ] || "$PY" -m lmdm.data build
 "$PY" -m lmdm.latents.build
+"$PY" -m lmdm.latents.guitar_controls  # for --guitar-controls; built once (about 10 min on 2 cores)
 "$PY" -m lmdm.dit.train --variant blockcausal --init-from models/lmdm-blockcausal --run-dir "$RUN_DIR" \
   --learning-rate 3e-4 --warmup-steps 200 --max-minutes "$MINUTES" --checkpoint-minutes 10 --device "$DEVICE" --threads "$THREADS" \
   --precision bf16 "$@"

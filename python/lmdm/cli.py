@@ -49,3 +49,31 @@ def _convert(name: str, value: Any, kind: Any) -> Any:
         return kind(value)
     except ValueError:
         raise SystemExit(f"--{name.replace('_', '-')}: {value!r} is not a valid {kind.__name__}") from None
+
+
+def command_line(program: str, saved: dict, config_type: type) -> str:
+    """`program` with the flags that rebuild `saved` (a config saved as JSON) from `config_type`'s defaults:
+    the exact command a model card quotes, with no flag that only repeats a default."""
+    flags = []
+    for field in dataclasses.fields(config_type):
+        if field.name not in saved:
+            continue
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        value = saved[field.name]
+        if _as_json(value) == _as_json(default):
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        if isinstance(default, bool):
+            flags.append(flag if value else f"--no-{flag[2:]}")
+        elif isinstance(value, (list, tuple)):
+            flags.append(f"{flag} {' '.join(map(str, value))}")
+        else:
+            flags.append(f"{flag} {value}")
+    return " ".join([program, *flags])
+
+
+def _as_json(value: Any) -> Any:
+    """Tuples as lists, paths as strings: how a config reads back from its JSON."""
+    if isinstance(value, (list, tuple)):
+        return [_as_json(v) for v in value]
+    return value if isinstance(value, (bool, int, float, str, type(None))) else str(value)

@@ -16,11 +16,12 @@ import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..cli import add_config_arguments, config_from_args
+from ..cli import add_config_arguments, command_line, config_from_args
 from ..evaluation.evaluate import EvaluateConfig, evaluate_generations
 from ..latents.cache import training_cache
 from ..training.distributed import parameter_count
 from .files import load_dit, save_dit
+from .train import TrainDiTConfig
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,7 @@ def release_dit(config: DiTPackageConfig) -> dict:
 
 def render_card(config: DiTPackageConfig, training: dict, scores: dict) -> str:
     t, s = training["config"], scores["sketch_adherence"]
-    command = (f"python -m lmdm.dit.train --variant {t['variant']} --run-dir {config.run_dir}"
-               + (f" --init-from {t['init_from']}" if t["init_from"] else "") + f" --max-minutes {t['max_minutes']:g}")
+    command = command_line("python -m lmdm.dit.train", t, TrainDiTConfig)
     judge = json.loads((config.classifier / "report.json").read_text())["test"]
     chance = 1 / len(scores["instruments_asked"])
     fine_tune = ""
@@ -90,7 +90,7 @@ def render_card(config: DiTPackageConfig, training: dict, scores: dict) -> str:
         "parameters), `config.json`, `stats.json` (latent and control normalisation). Needs the VAE in `models/vae`.",
         f"- Data: latents of `{t['data']}` train split encoded by `{t['vae']}` (docs/data.md).",
         f"- Training: `{command}`; {training['steps']:,} steps, {training['wall_hours']:.2f} h wall, batch "
-        f"{t['batch_size']}, C = {t['context_frames']}, B = {t['block_frames']} latent frames, on a 2-core CPU "
+        f"{t['batch_size']}, C = {t['context_frames']}, B = {t['block_frames']} latent frames, on {cores} cores "
         f"(`--device {t.get('device', 'cpu')}`); curves in `training-loss.png`, log in `training-metrics.jsonl`.",
         f"- Final validation loss (velocity MSE on target frames): {training['final_valid_loss']:.4f}."
         if training.get("final_valid_loss") is not None else None,
@@ -111,7 +111,7 @@ def render_card(config: DiTPackageConfig, training: dict, scores: dict) -> str:
         f"{scores['frechet_distance_aisfx_nonstandard_fad']:.2f} |", "",
         f"The judge (`models/classifier`) names the solo instrument of held-out audio correctly "
         f"{judge['solo_instrument_top1']:.0%} of the time ({judge['instrument_classes']} classes), so text adherence "
-        "is bounded by it. Fréchet distances use 24 clips per side: comparable between these models, not "
+        f"is bounded by it. Fréchet distances use {scores['items']} clips per side: comparable between these models, not "
         "with published figures. Prompts for the sketch measures are the examples' own captions.", "",
     ]
     notes = config.out / "NOTES.md"

@@ -287,7 +287,7 @@ def save_vae(model: VAE, folder: Path) -> None:
     (folder / CONFIG).write_text(json.dumps(asdict(model.config), indent=1) + "\n")
 
 
-def load_vae(folder: Path) -> VAE:
+def load_vae_config(folder: Path) -> VAEConfig:
     """From a shipped folder (config.json) or a training checkpoint (checkpoint.json holds model_config)."""
     folder = Path(folder)
     if (folder / CONFIG).exists():
@@ -296,7 +296,13 @@ def load_vae(folder: Path) -> VAE:
         fields = json.loads((folder / "checkpoint.json").read_text())["model_config"]
     else:
         raise FileNotFoundError(f"{folder} holds neither a VAE ({CONFIG}) nor a training checkpoint")
-    config = VAEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    return VAEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+
+
+def load_vae(folder: Path) -> VAE:
+    """From a shipped folder (config.json) or a training checkpoint (checkpoint.json holds model_config)."""
+    folder = Path(folder)
+    config = load_vae_config(folder)
     model = VAE(config)
     model.load_state_dict(load_file(folder / WEIGHTS))
     return model.eval()

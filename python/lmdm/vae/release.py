@@ -11,16 +11,18 @@ folder's NOTES.md are included in the card verbatim.
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cli import add_config_arguments, config_from_args
+from ..cli import add_config_arguments, command_line, config_from_args
 from ..export.vae_export import export_vae
 from ..training.distributed import parameter_count
 from .evaluate import REFERENCES, VAEEvalConfig, evaluate_vae
-from .model import load_vae, save_vae
+from .model import VAEConfig, load_vae, load_vae_config, save_vae
+from .train import TrainVAEConfig
 
 
 @dataclass(frozen=True)
@@ -50,15 +52,17 @@ def release_vae(config: VAEPackageConfig) -> dict:
     data_summary = (config.data / "manifest.jsonl").read_bytes()
     training = {"steps": meta["step"], "wall_hours": meta["elapsed_seconds"] / 3600, "config": meta["train_config"],
                 "parameters": parameter_count(model), "data_manifest_sha256": hashlib.sha256(data_summary).hexdigest(),
-                "onnx_parity": parity}
+                "onnx_parity": parity, "cpu_cores": os.cpu_count()}
     (config.out / "training.json").write_text(json.dumps(training, indent=1) + "\n")
     card = render_card(config, training, scores, parity)
     (config.out / "CARD.md").write_text(card)
     return {"training": training, "parity": parity}
 
 
-def _metric_table(block: dict) -> list[str]:
-    names = {"vae": "**this VAE** (32 x 43 Hz latents; 22 kbit/s as float16)",
+def _metric_table(block: dict, vae: VAEConfig) -> list[str]:
+    float16_kbits = vae.latent_dim * vae.latent_rate * 16 / 1000
+    names = {"vae": f"**this VAE** ({vae.latent_dim} x {vae.latent_rate:.0f} Hz latents; {float16_kbits:.0f} kbit/s as "
+                    "float16)",
              "mulaw8_22k": "8-bit mu-law, 22.05 kHz (176 kbit/s)",
              "mulaw8_2.8k": "8-bit mu-law at 2.76 kHz (22 kbit/s, the same budget)",
              "float_1.4k": "float audio at 1,378 Hz (as many numbers/s as the latents)"}
@@ -73,9 +77,12 @@ def _metric_table(block: dict) -> list[str]:
 
 def render_card(config: VAEPackageConfig, training: dict, scores: dict, parity: dict) -> str:
     t = training["config"]
-    command = (f"python -m lmdm.vae.train --run-dir {config.run_dir} --max-minutes {t['max_minutes']:g}"
-               f"  # model {t['model']}, batch {t['batch_size']} x {t['crop_seconds']} s, lr {t['learning_rate']}, "
-               f"adversarial from step {t['adversarial_start_step']}")
+    vae = load_vae_config(config.out)
+    data = json.loads((config.data / "config.json").read_text()) if (config.data / "config.json").exists() else {}
+    hours = f"{data['train_hours']:g} h rendered music21 corpus, " if "train_hours" in data else ""
+    cores = training.get("cpu_cores") or os.cpu_count()  # released on the machine that trained
+    command = (command_line("python -m lmdm.vae.train", t, TrainVAEConfig)
+               + f"  # model {t['model']}, batch {t['batch_size']} x {t['crop_seconds']} s, lr {t['learning_rate']}")
     stream_rows = ["| latents per block | encoder max abs (relative) | decoder max abs | decoder RMS | "
                    "seam flux ratio streamed / whole |", "|---|---|---|---|---|"]
     for block, s in scores["streaming"].items():
@@ -88,18 +95,19 @@ def render_card(config: VAEPackageConfig, training: dict, scores: dict, parity: 
         "A causal frame-rate KL-VAE (log-magnitude STFT in, ConvNeXt blocks, Vocos-style magnitude + phase head, "
         "inverse STFT out) that streams exactly; see `python/lmdm/vae/model.py` and docs/ARCHITECTURE.md.", "",
         f"- Files: `model.safetensors` ({training['parameters'] / 1e6:.2f} M parameters, float32), `config.json`.",
-        "- Rate: 22,050 Hz mono in and out; latents 32 channels at 43.07 frames/s (512 samples each); "
-        "streaming decode delay 768 samples (35 ms).",
-        f"- Data: `data/lmdm-v1` train split (10 h rendered music21 corpus, docs/data.md), manifest sha256 "
+        f"- Rate: {vae.sample_rate:,} Hz mono in and out; latents {vae.latent_dim} channels at "
+        f"{vae.latent_rate:.2f} frames/s ({vae.samples_per_latent} samples each); streaming decode delay "
+        f"{vae.decoder_delay} samples ({1000 * vae.decoder_delay / vae.sample_rate:.0f} ms).",
+        f"- Data: `{config.data}` train split ({hours}docs/data.md), manifest sha256 "
         f"`{training['data_manifest_sha256'][:16]}...`.",
-        f"- Training: `{command}`; {training['steps']:,} steps, {training['wall_hours']:.2f} h wall on the 2-core "
-        "CPU; curves in `training-loss.png`, log in `training-metrics.jsonl`.",
+        f"- Training: `{command}`; {training['steps']:,} steps, {training['wall_hours']:.2f} h wall on {cores} "
+        "CPU cores; curves in `training-loss.png`, log in `training-metrics.jsonl`.",
         "- Packaged by `python -m lmdm.vae.release` (this card, the evaluation and the ONNX parity check).", "",
         f"## Quality on the held-out {scores['split']} split ({scores['test']['items']} examples, means)", "",
         "Rerun: `python -m lmdm.vae.evaluate --model models/vae --out models/vae`. Lower is better except SI-SDR.", "",
-        *_metric_table(scores["test"]), "",
+        *_metric_table(scores["test"], vae), "",
         f"On the bundled guitar clips (`assets/clips`, {scores['guitar_clips']['items']} clips; the plugin's input):", "",
-        *_metric_table(scores["guitar_clips"]), "",
+        *_metric_table(scores["guitar_clips"], vae), "",
         "![reconstructions](reconstructions.png)", "",
         "Audio: `examples/*.original.flac` next to `examples/*.vae.flac` (first 8 s).", "",
         "## Streaming", "",
