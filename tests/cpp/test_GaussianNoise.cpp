@@ -7,7 +7,7 @@
 #include <vector>
 
 TEST(GaussianNoise, FirstValuesMatchThePythonReference) {
-  // tests/python/test_live.py pins the same four numbers for lmdm.streaming.noise.GaussianNoise(0).
+  // tests/python/streaming/test_live.py pins the same four numbers for lmdm.streaming.noise.GaussianNoise(0).
   lmdm::GaussianNoise noise(0);
   float values[4];
   noise.fill(values, 4);

@@ -1,6 +1,6 @@
 """OnnxStreamer: the LMDM streamed through its ONNX graphs, exactly as a host runs them.
 
-The reference the C++ engine matches (tests/python/test_engine_model.py, latents within 1e-3): it
+The reference the C++ engine matches (tests/python/engine/test_engine_model.py, latents within 1e-3): it
 holds the state a host holds (the KV ring, the context latents for encdec, the grid's modulations,
 the noise generator) and calls timestep / context_encoder /
 denoiser (lmdm.export.dit_graphs) with the Euler or Heun update and the CFG mix done here, not in a graph.

@@ -26,7 +26,7 @@ from lmdm.data.loader import ShardDataset, read_shard
 from lmdm.data.shards import read_manifest
 from lmdm.data.summary import summarise
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TINY = dict(collections=("bach", "essenFolksong"), train_hours=0.03, shard_megabytes=1, workers=2)
 
 

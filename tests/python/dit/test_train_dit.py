@@ -20,7 +20,7 @@ from lmdm.latents.guitar_controls import GuitarControlsConfig, build_guitar_cont
 from lmdm.vae.model import VAE, save_vae
 from lmdm.vae.model import tiny_config as tiny_vae_config
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from lmdm.training.checkpoint import load_checkpoint, save_checkpoint
 from lmdm.vae.model import VAE, VAEConfig, dft_bases, inverse_dft_bases, overlap_add, tiny_config
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from lmdm.evaluation import adherence
 from lmdm.evaluation.adherence import ANALYSIS_RATE
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SECONDS = 3.0
 
 

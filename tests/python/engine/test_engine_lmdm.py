@@ -10,7 +10,7 @@ import soundfile as sf
 
 from signals import guitar_like
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def render(engine_module, folder, rate=48000, buffer=512, channels=2, seconds=1.5, **parameters):

@@ -12,7 +12,7 @@ import torch
 from lmdm.vae.evaluate import Metrics, reference_codec, seam_flux_ratio, si_sdr, streaming_check
 from lmdm.vae.model import VAE, save_vae, tiny_config
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 RATE = 22050
 
 

@@ -7,17 +7,9 @@ from lmdm.dit.masks import window_mask
 from lmdm.dit.model import DiT, tiny_config
 from lmdm.streaming.kv_cache import KVCache
 from lmdm.streaming.torch_streamer import StreamConfig, Streamer
+from random_models import random_model
 
 CONTROLS = 3
-
-
-def random_model(variant: str, seed: int = 0) -> DiT:
-    """adaLN-zero makes a fresh DiT the identity; random weights everywhere make attention matter."""
-    torch.manual_seed(seed)
-    model = DiT(tiny_config(variant=variant))
-    for parameter in model.parameters():
-        torch.nn.init.normal_(parameter, std=0.2)
-    return model.eval()
 
 
 def test_encdec_mask_keeps_context_from_target():

@@ -15,7 +15,7 @@ from lmdm.export.vae_graphs import STATE_IN, STATE_OUT, export_streaming_graph, 
 from lmdm.streaming.onnx_vae import OnnxVAEStream
 from lmdm.vae.model import VAE, VAEConfig, load_vae, save_vae, tiny_config
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module", params=["tiny", "small"])

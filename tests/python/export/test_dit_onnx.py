@@ -4,7 +4,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from test_lmdm_streaming import random_model
+from random_models import random_model
 
 from lmdm.export.dit_graphs import ContextEncoderGraph, DenoiserGraph, TimestepGraph, example_inputs, export_graphs
 

@@ -14,7 +14,7 @@ from lmdm.export.manifest import PackageError, check_package
 from lmdm.streaming.onnx_streamer import OnnxStreamer
 from lmdm.streaming.torch_streamer import StreamConfig, Streamer
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXPORT = [sys.executable, str(REPO / "export" / "export_onnx.py")]
 
 

@@ -11,7 +11,7 @@ from lmdm.evaluation.aisfx_embedding import aisfx_embeddings
 from lmdm.evaluation.classifier import load_classifier
 from lmdm.evaluation.frechet import classifier_embeddings, frechet_distance
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_frechet_distance_of_gaussians_matches_the_closed_form():
