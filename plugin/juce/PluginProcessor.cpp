@@ -181,10 +181,7 @@ void LmdmAudioProcessor::getStateInformation(juce::MemoryBlock& destData) {
   lmdm::ParameterValues values;
   for (const auto& spec : lmdm::kParameterSpecs)
     lmdm::assign(values, spec.id, parameterValues_[static_cast<std::size_t>(spec.id)]->load());
-  std::string state = lmdm::encodeState(values);
-  // Lines decodeState ignores: which package and provider this session used.
-  if (modelFolder_.isNotEmpty()) state += "model_folder=" + modelFolder_.toStdString() + "\n";
-  state += "provider=" + provider_.toStdString() + "\n";
+  const std::string state = lmdm::encodeState(values, {modelFolder_.toStdString(), provider_.toStdString()});
   destData.replaceAll(state.data(), state.size());
 }
 
@@ -196,14 +193,10 @@ void LmdmAudioProcessor::setStateInformation(const void* data, int sizeInBytes) 
     parameter->setValueNotifyingHost(parameter->convertTo0to1(lmdm::valueOf(decoded.values, spec.id)));
   }
   // The provider, and a package chosen in an earlier session if it is still there, come back.
-  if (!decoded.recognised || data == nullptr || sizeInBytes <= 0) return;
-  const juce::String text(juce::CharPointer_UTF8(static_cast<const char*>(data)), static_cast<size_t>(sizeInBytes));
-  juce::String folderPath, provider;
-  for (const auto& line : juce::StringArray::fromLines(text)) {
-    if (line.startsWith("model_folder=")) folderPath = line.fromFirstOccurrenceOf("=", false, false);
-    if (line.startsWith("provider=")) provider = line.fromFirstOccurrenceOf("=", false, false);
-  }
-  const bool newProvider = provider.isNotEmpty() && provider != provider_ && provider.containsOnly("abcdefghijklmnopqrstuvwxyz");
+  if (!decoded.recognised) return;
+  const auto folderPath = juce::String::fromUTF8(decoded.session.modelFolder.c_str());
+  const auto provider = juce::String(decoded.session.provider);
+  const bool newProvider = provider.isNotEmpty() && provider != provider_;
   const bool newFolder = juce::File::isAbsolutePath(folderPath) && juce::File(folderPath).getFullPathName() != modelFolder_ &&
                          juce::File(folderPath).getChildFile("manifest.json").existsAsFile();
   if (newFolder) {  // one load with both

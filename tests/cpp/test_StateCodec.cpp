@@ -69,3 +69,16 @@ TEST(StateCodec, WhitespaceAndTrailingCharactersAreNotNumbers) {
   EXPECT_EQ(decoded.values.feedback(), ParameterValues{}.feedback());
   EXPECT_EQ(decode("LMDM-STATE 1\nmix=0.25\n").values.mix(), 0.25f);
 }
+
+TEST(StateCodec, SessionChoicesRoundTripAndBadOnesAreDropped) {
+  const auto decoded = decode(encodeState(ParameterValues{}, {"/home/me/Models/lmdm live", "cuda"}));
+  EXPECT_EQ(decoded.session.modelFolder, "/home/me/Models/lmdm live");
+  EXPECT_EQ(decoded.session.provider, "cuda");
+  // a folder with a line break would smuggle a line in; a provider must be a name
+  const auto dropped = decode(encodeState(ParameterValues{}, {"/tmp/x\nmix=0", "CUDA;rm"}));
+  EXPECT_TRUE(dropped.session.modelFolder.empty());
+  EXPECT_TRUE(dropped.session.provider.empty());
+  EXPECT_EQ(dropped.values.mix(), ParameterValues{}.mix());
+  EXPECT_TRUE(decode("LMDM-STATE 1\nprovider=../lib\n").session.provider.empty());
+  EXPECT_TRUE(decode("LMDM-STATE 1\nmix=0.5\n").session.modelFolder.empty());  // state saved before any choice
+}

@@ -9,7 +9,9 @@ namespace lmdm {
 namespace {
 
 constexpr const char* kHeader = "LMDM-STATE 1";
-constexpr std::size_t kMaxStateBytes = 1 << 16;  // ours is ~60 bytes; anything huge is not ours
+constexpr std::size_t kMaxStateBytes = 1 << 16;  // ours is ~60 bytes plus a path; anything huge is not ours
+constexpr const char* kModelFolderKey = "model_folder";
+constexpr const char* kProviderKey = "provider";
 
 // Numbers are written and read in the classic "C" locale: a host may have set one whose decimal
 // separator is a comma, and state saved there must load everywhere.
@@ -23,14 +25,23 @@ bool parseFloat(const std::string& text, float& out) {
   return true;
 }
 
+bool isProviderName(const std::string& text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+}
+
+bool isSingleLine(const std::string& text) { return text.find_first_of("\r\n") == std::string::npos; }
+
 }  // namespace
 
-std::string encodeState(const ParameterValues& values) {
+std::string encodeState(const ParameterValues& values, const SessionChoices& session) {
   std::ostringstream out;
   out.imbue(std::locale::classic());
   out.precision(9);
   out << kHeader << '\n';
   for (const auto& s : kParameterSpecs) out << s.key << '=' << valueOf(values, s.id) << '\n';
+  if (!session.modelFolder.empty() && isSingleLine(session.modelFolder))
+    out << kModelFolderKey << '=' << session.modelFolder << '\n';
+  if (isProviderName(session.provider)) out << kProviderKey << '=' << session.provider << '\n';
   return out.str();
 }
 
@@ -45,9 +56,12 @@ DecodedState decodeState(const void* data, std::size_t size) {
     const auto eq = line.find('=');
     if (eq == std::string::npos) continue;
     const std::string key = line.substr(0, eq);
+    const std::string text = line.substr(eq + 1);
+    if (key == kModelFolderKey) result.session.modelFolder = text;
+    if (key == kProviderKey && isProviderName(text)) result.session.provider = text;
     for (const auto& s : kParameterSpecs) {
       float value = 0.0f;
-      if (key != s.key || !parseFloat(line.substr(eq + 1), value)) continue;
+      if (key != s.key || !parseFloat(text, value)) continue;
       assign(result.values, s.id, std::clamp(value, s.minValue, s.maxValue));
     }
   }
