@@ -314,6 +314,27 @@ def judge_ceiling(stream: GuitarStream, dry: Analysis, prompts: dict[str, tuple[
             for label, audio in references.items()}
 
 
+def reference_adherence(stream: GuitarStream, dry: Analysis, prompts: dict[str, tuple[int, str]], folder: Path,
+                        analysis_key: str) -> dict[str, dict[str, float]]:
+    """The wet's metrics for a real player of each prompt's instrument: the same notes rendered by it
+    (reference_renders, each phrase at the guitar's level) scored against the guitar like a wet.
+    What a perfect re-performance would score, so a metric that rewards copying the guitar's own
+    timbre (brightness r, the loudness envelope of a plucked string) shows it."""
+    references = reference_renders(stream, [label for _, label in prompts.values()], folder)
+    everything = np.ones(dry.frames, bool)
+    scores = {}
+    for label, audio in references.items():
+        path = folder / f"{stream.name}@{label.replace(' ', '_')}.{analysis_key}.npz"
+        if not path.exists():
+            adherence.analyse(audio, ANALYSIS_RATE, phrase_spans(stream)).save(path)
+        played = Analysis.load(path)
+        octave = adherence.octave_offset(dry, played, everything & adherence.active(dry))
+        whole = adherence.span_scores(dry, played, everything, octave)
+        scores[label] = {k: whole[k] for k in ("loudness_r", "brightness_r", "pitch_class_accuracy",
+                                                "level_difference_db", "flatness_wet_db")}
+    return scores
+
+
 def material_description(streams: list[GuitarStream]) -> dict:
     phrases = [p for s in streams for p in s.phrases]
     rests = [end - start for s in streams for start, end in s.rests]
@@ -392,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = score_all(streams, dry, tasks, prompts, config, classifier)
     ceiling = judge_ceiling(streams[0], dry[streams[0].name], prompts, config, classifier, material_folder)
     aggregates = aggregate(runs, ceiling)
+    aggregates["reference_players"] = reference_adherence(streams[0], dry[streams[0].name], prompts, material_folder,
+                                                          analysis_key)
     goals = goals_table(aggregates["overall"])
     scoring_seconds = time.perf_counter() - scoring_started
 

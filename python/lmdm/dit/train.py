@@ -33,16 +33,12 @@ docs/lmdm.md "Levers"), drawn per example:
 import argparse
 import copy
 import json
-import sys
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file
-from tqdm import tqdm
 
 from ..cli import add_config_arguments, config_from_args
 from ..conditioning.sketch import corrupt_for_training, silence_controls
@@ -51,6 +47,7 @@ from ..streaming.torch_streamer import StreamConfig
 from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.distributed import (MetricsLog, distributed, replicas_in_sync, report_and_finish, require_same_model,
                                     warmup_learning_rate)
+from ..training.loop import Schedule, run_loop
 from .flow import corrupt, logit_normal_times, solve, time_grid
 from .masks import context_block_index, window_mask
 from .model import CONFIGS, DiT
@@ -362,11 +359,8 @@ def train(config: TrainDiTConfig) -> dict:
         meta["offline_valid_loss"] = offline_reference_loss(config, valid_windows, device)
     trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     log = MetricsLog(config.run_dir, rank, ("loss", "valid_loss", "grad_norm"), resume_step=meta["step"])
-    step, started = meta["step"], time.perf_counter() - meta["elapsed_seconds"]
-    last_save = time.perf_counter()
-    bar = tqdm(total=config.max_steps, initial=step, desc=f"dit {config.variant}", disable=rank != 0,
-               dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 60)
-    while step < config.max_steps:
+
+    def train_step(step: int, elapsed: float) -> dict[str, float]:
         batch = train_windows.batch(config.batch_size, np.random.default_rng([config.seed, rank, step]))
         generator = torch.Generator().manual_seed(int(np.random.default_rng([config.seed, rank, step, 1]).integers(2**62)))
         for group in optimizer.param_groups:
@@ -382,28 +376,22 @@ def train(config: TrainDiTConfig) -> dict:
         with torch.no_grad():
             for averaged, current in zip(ema.parameters(), model.parameters()):
                 averaged.lerp_(current, 1 - config.ema_decay)
-        step += 1
-        bar.update(1)
         values = {"loss": loss.item(), "grad_norm": grad_norm.item()}
-        if step % config.valid_every == 0:
+        if (step + 1) % config.valid_every == 0:
             values["valid_loss"] = validation_loss(ema, config, valid_windows)
             reference = meta.get("offline_valid_loss")
             if reference is not None and "reached_offline_valid_seconds" not in meta and values["valid_loss"] <= reference:
-                meta["reached_offline_valid_seconds"] = time.perf_counter() - started
-                meta["reached_offline_valid_step"] = step
+                meta["reached_offline_valid_seconds"] = elapsed
+                meta["reached_offline_valid_step"] = step + 1
                 values["reached_offline_valid"] = True
-        if step % config.log_every == 0 or "valid_loss" in values:
-            log.write(step, time.perf_counter() - started, values)
-            bar.set_postfix(loss=f"{values['loss']:.3f}", refresh=False)
-        out_of_time = config.max_minutes and time.perf_counter() - started >= config.max_minutes * 60
-        if time.perf_counter() - last_save >= config.checkpoint_minutes * 60 or out_of_time:
-            _save(config, model, ema, optimizer, meta, step, time.perf_counter() - started, rank, log)
-            last_save = time.perf_counter()
-        if out_of_time:
-            break
-    _save(config, model, ema, optimizer, meta, step, time.perf_counter() - started, rank, log)
-    bar.close()
-    return {"step": step, "elapsed_seconds": time.perf_counter() - started,
+        return values
+
+    schedule = Schedule(config.max_steps, config.max_minutes, config.checkpoint_minutes, config.log_every,
+                        always_logged=("valid_loss",))
+    end = run_loop(f"dit {config.variant}", schedule, train_step,
+                   lambda step, elapsed: _save(config, model, ema, optimizer, meta, step, elapsed, rank, log),
+                   log, meta["step"], meta["elapsed_seconds"], show_progress=rank == 0)
+    return {"step": end.step, "elapsed_seconds": end.elapsed_seconds,
             "replicas_in_sync": replicas_in_sync(model, world), "offline_valid_loss": meta.get("offline_valid_loss"),
             "reached_offline_valid_seconds": meta.get("reached_offline_valid_seconds")}
 

@@ -11,7 +11,6 @@ one?). Trained on the train split's mixes, accuracy measured on the test split (
 
 import argparse
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
-from tqdm import tqdm
 
 from ..cli import add_config_arguments, config_from_args
 from ..data.crops import build_cache
 from ..data.instruments import PALETTE
+from ..training.loop import Schedule, run_loop
 
 INSTRUMENTS = tuple(sorted(i.name for i in PALETTE))
 FAMILIES = tuple(sorted({i.family for i in PALETTE}))
@@ -158,18 +157,20 @@ def train(config: ClassifierConfig) -> dict:
     test_crops = LabelledCrops(config.data, config.eval_split, samples)
     model = InstrumentClassifier(config.width)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.max_steps)
-    rng, started = np.random.default_rng(config.seed), time.perf_counter()
-    for step in tqdm(range(config.max_steps), desc="classifier", mininterval=10):
+    one_cycle = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.max_steps)
+    rng = np.random.default_rng(config.seed)
+
+    def train_step(step: int, elapsed: float) -> dict[str, float]:
         audio, labels = train_crops.batch(config.batch_size, rng)
         loss = loss_of(model(audio), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        schedule.step()
-        if config.max_minutes and time.perf_counter() - started > config.max_minutes * 60:
-            break
-    result = {"steps": step + 1, "train_seconds": time.perf_counter() - started, "test": held_out_accuracy(model, test_crops),
+        one_cycle.step()
+        return {"loss": loss.item()}
+
+    end = run_loop("classifier", Schedule(config.max_steps, config.max_minutes), train_step)
+    result = {"steps": end.step, "train_seconds": end.elapsed_seconds, "test": held_out_accuracy(model, test_crops),
               "config": json.loads(json.dumps(asdict(config), default=str))}
     save_classifier(model, config.run_dir, result)
     return result

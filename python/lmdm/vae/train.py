@@ -11,21 +11,19 @@ multi-scale STFT discriminator joins (hinge loss + feature matching), trained st
 
 import argparse
 import json
-import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import auraloss
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
 
 from ..cli import add_config_arguments, config_from_args
 from ..data.crops import CropSampler, build_cache
 from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.distributed import (MetricsLog, distributed, replicas_in_sync, report_and_finish, require_same_model,
                                     warmup_learning_rate)
+from ..training.loop import Schedule, run_loop
 from .discriminator import DiscriminatorConfig, MultiScaleSTFTDiscriminator, discriminator_loss, generator_losses
 from .model import CONFIGS, VAE, kl_divergence
 
@@ -171,28 +169,16 @@ def train(config: TrainVAEConfig) -> dict:
     sampler = CropSampler(build_cache(config.data, "train"), crop * samples, seed=config.seed, stream=rank)
     log = MetricsLog(config.run_dir, rank, ("stft", "mel", "kl", "adversarial", "feature_matching", "discriminator"),
                      resume_step=step)
-    started, last_save = time.perf_counter() - elapsed, time.perf_counter()
-    # A log file is no terminal: redraw the bar once a minute there instead of several times a second.
-    bar = tqdm(total=config.max_steps, initial=step, desc="vae", disable=rank != 0, dynamic_ncols=True,
-               mininterval=0.1 if sys.stderr.isatty() else 60)
-    while step < config.max_steps:
-        audio = torch.from_numpy(sampler.batch(config.batch_size, step)).to(device)  # (B, N)
-        values = trainer.step(audio, step)
-        step += 1
-        bar.update(1)
-        if step % config.log_every == 0:
-            log.write(step, time.perf_counter() - started, values)
-            bar.set_postfix(loss=f"{values['loss']:.3f}", refresh=False)
-        out_of_time = config.max_minutes and time.perf_counter() - started >= config.max_minutes * 60
-        if time.perf_counter() - last_save >= config.checkpoint_minutes * 60 or out_of_time:
-            _save(config, trainer, step, time.perf_counter() - started, rank, log)
-            last_save = time.perf_counter()
-        if out_of_time:
-            break
-    _save(config, trainer, step, time.perf_counter() - started, rank, log)
-    bar.close()
+
+    def train_step(step: int, elapsed: float) -> dict[str, float]:
+        return trainer.step(torch.from_numpy(sampler.batch(config.batch_size, step)).to(device), step)  # (B, N)
+
+    schedule = Schedule(config.max_steps, config.max_minutes, config.checkpoint_minutes, config.log_every)
+    end = run_loop("vae", schedule, train_step,
+                   lambda step, elapsed: _save(config, trainer, step, elapsed, rank, log),
+                   log, step, elapsed, show_progress=rank == 0)
     in_sync = all(replicas_in_sync(m, world) for m in trainer.models.values())
-    return {"step": step, "elapsed_seconds": time.perf_counter() - started, "replicas_in_sync": in_sync}
+    return {"step": end.step, "elapsed_seconds": end.elapsed_seconds, "replicas_in_sync": in_sync}
 
 
 def _save(config, trainer: _Trainer, step: int, elapsed: float, rank: int, log: MetricsLog) -> None:
