@@ -91,7 +91,9 @@ def render_piece(task: PieceTask, data: DataConfig, config: GuitarControlsConfig
         frames = example["end"] - example["start"]
         segment = audio[begin:begin + frames * ControlConfig().hop]  # what the cache's controls saw (whole latents)
         own = compute_controls(segment)[:frames]
-        # One gain per example, so the guitar's own dynamics stay and only its overall level matches.
+        # One gain per example, so the guitar's own dynamics stay and only its overall level matches. The
+        # controls are computed again at that level rather than shifted: the loudness floor and the pitch
+        # tracker's silence gate depend on the absolute level, as they do in the plugin.
         gain_db = level_gain_db(target_db, own[:, 0])
         controls.append(compute_controls(segment * 10.0 ** (gain_db / 20.0))[:frames].astype(np.float32))
     return controls
