@@ -85,6 +85,8 @@ class TrainDiTConfig:
     rest_probability: float = 0.2  # a span of silence (latents and controls) somewhere in the window
     rest_frames: tuple[int, int] = (8, 48)  # its length in frames, drawn uniformly (0.19 - 1.1 s)
     guitar_controls: float = 0.0  # share of train windows whose controls come from the notes played on a guitar
+    own_brightness: bool = False  # those windows keep the target's own brightness (loudness and pitch: guitar)
+    solo_weight: float = 1.0  # solo examples drawn this many times as often per frame as the rest
     start_blocks: bool = True  # blockcausal: context-free examples are scored on every block of the window
     rollout_examples: int = 0  # blockcausal: this many examples per batch get their newest context block from
     rollout_steps: int = 4  # the model itself, sampled with this many Euler steps (no gradient)
@@ -340,7 +342,8 @@ def train(config: TrainDiTConfig) -> dict:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device)
     folder = training_cache(config.data, config.vae, config.latent_cache)
-    train_windows = LatentWindows(folder, "train", config.window_frames, config.guitar_controls)
+    train_windows = LatentWindows(folder, "train", config.window_frames, config.guitar_controls,
+                                  config.own_brightness, config.solo_weight)
     valid_windows = LatentWindows(folder, config.valid_split, config.valid_window_frames)
     model = build_model(config, train_windows.latents.shape[1], train_windows.stats, device)
     rest = silence(config, folder, train_windows.stats) if config.rest_probability > 0 else None

@@ -11,6 +11,7 @@ import soundfile
 import torch
 from safetensors.torch import load_file
 
+from lmdm.conditioning.sketch import SKETCH_CONTROLS
 from lmdm.dit.model import DiT, tiny_config
 from lmdm.dit.train import TrainDiTConfig, drop_context, flow_loss, insert_rests, load_init_weights
 from lmdm.dit.windows import LatentWindows
@@ -405,3 +406,28 @@ def test_windows_take_the_guitars_controls_only_when_asked(latent_data, tmp_path
     assert not torch.equal(plain["control_values"], always["control_values"])
     assert always["latents"].shape == plain["latents"].shape
     assert run(command(latent_data, tmp_path / "run", 2, "--guitar-controls", "0.5"))["step"] == 2
+
+
+def test_guitar_windows_can_keep_the_targets_own_brightness(latent_data):
+    data, vae = latent_data
+    folder = build_guitar_controls(GuitarControlsConfig(data=data, vae=vae, workers=1))
+    # a share that never draws the guitar but spends the same random draws, so the windows are the same
+    own = LatentWindows(folder, "train", 32, guitar_controls=1e-12).batch(8, np.random.default_rng(5))
+    guitar = LatentWindows(folder, "train", 32, guitar_controls=1.0).batch(8, np.random.default_rng(5))
+    mixed = LatentWindows(folder, "train", 32, guitar_controls=1.0, own_brightness=True).batch(
+        8, np.random.default_rng(5))
+    brightness = SKETCH_CONTROLS.index("brightness")
+    others = [i for i in range(len(SKETCH_CONTROLS)) if i != brightness]
+    assert torch.equal(mixed["control_values"][..., brightness], own["control_values"][..., brightness])
+    assert torch.equal(mixed["control_values"][..., others], guitar["control_values"][..., others])
+    assert not torch.equal(mixed["control_values"][..., brightness], guitar["control_values"][..., brightness])
+
+
+def test_solo_weight_draws_solo_examples_more_often(latent_data):
+    data, vae = latent_data
+    folder = build_guitar_controls(GuitarControlsConfig(data=data, vae=vae, workers=1))
+    plain, solo = LatentWindows(folder, "train", 32), LatentWindows(folder, "train", 32, solo_weight=4.0)
+    is_solo = np.array([e["kind"] == "solo" for e in plain.examples])
+    assert 0 < is_solo.sum() < len(is_solo)  # the fixture holds both kinds
+    share, boosted = plain.weights[is_solo].sum(), solo.weights[is_solo].sum()
+    assert boosted == pytest.approx(4 * share / (4 * share + (1 - share)))
