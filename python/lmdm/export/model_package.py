@@ -18,7 +18,7 @@ import onnxruntime
 import torch
 
 from ..conditioning.controls import CONTROL_NAMES, ControlConfig
-from ..conditioning.text import embed_texts
+from ..conditioning.prompts import prompt_bank
 from ..dit.files import load_dit
 from ..dit.flow import time_grid
 from ..dit.variants import Variant
@@ -35,10 +35,6 @@ from .optimize import optimize_offline
 from .vae_graphs import export_streaming_graph
 
 REPO = Path(__file__).resolve().parents[3]
-PROMPTS = {"flute": "solo flute", "violin": "solo violin", "cello": "solo cello", "trumpet": "solo trumpet",
-           "clarinet": "solo clarinet", "piano": "solo acoustic grand piano", "organ": "solo church organ",
-           "choir": "solo choir", "marimba": "solo marimba", "nylon guitar": "solo nylon guitar",
-           "strings": "a string ensemble playing", "brass": "a brass ensemble playing"}
 PRECISIONS = {"int8": ("int8 dynamic (ONNX Runtime), MatMul/Gemm weights", quantize_int8),
               "fp16": ("float16 weights and arithmetic, float32 inputs/outputs (for GPUs)", convert_fp16)}
 
@@ -118,9 +114,7 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
             fp32, reduced, model, context_frames, block_frames, steps, guidance))
     silence, _ = vae.encode(torch.zeros(1, context_frames * vae.config.samples_per_latent))
     start_latents = normalise_latents(silence[0].T, stats).tolist() if start == "silence" else []
-    embeddings = embed_texts(list(PROMPTS.values()))
-    bank = [{"name": name, "text": text, "embedding": [round(float(x), 7) for x in vector]}
-            for (name, text), vector in zip(PROMPTS.items(), embeddings)]
+    bank = prompt_bank()
     (out / "prompts.json").write_text(json.dumps({"prompts": bank}) + "\n")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     provenance = {"commit": commit, "command": " ".join(sys.argv),
