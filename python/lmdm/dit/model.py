@@ -234,7 +234,7 @@ class DiT(nn.Module):
         self.config = config
         w = config.width
         self.noisy_in = nn.Linear(config.latent_dim, w)  # W_x
-        if config.variant == "outpaint":
+        if Variant(config.variant) is Variant.OUTPAINT:
             self.context_channels_in = nn.Linear(config.latent_dim, w, bias=False)  # extra input channels
         elif Variant(config.variant).streaming:
             self.context_in = nn.Linear(config.latent_dim, w)  # W_c, the routed context projection
@@ -298,7 +298,7 @@ class DiT(nn.Module):
         route = per_frame(is_context).to(h.dtype)  # (1 or B, T, 1)
         if not Variant(self.config.variant).routed:
             h = h + self.noisy_in(noisy)
-            if self.config.variant == "outpaint":
+            if Variant(self.config.variant) is Variant.OUTPAINT:
                 h = h + self.context_channels_in(clean * route)
             return h
         if clean is not None:

@@ -111,7 +111,7 @@ class TrainDiTConfig:
 
     @property
     def window_frames(self) -> int:
-        history = self.history_frames if self.variant == "blockcausal" else 0
+        history = self.history_frames if Variant(self.variant).incremental else 0
         return history + self.context_frames + self.block_frames
 
     @property
@@ -150,22 +150,22 @@ def flow_loss(model: torch.nn.Module, config: TrainDiTConfig, batch: dict, gener
     keep_text = (torch.rand(size, generator=generator) >= (config.caption_dropout if train else 0.0)).to(device)
     latents, values, present = latents[:, -frames:], values[:, -frames:], present[:, -frames:]
     noisy, target = corrupt(latents, noise, t)
-    context = 0 if config.variant == "offline" else frames - block
+    context = frames - block if streaming else 0
     is_context = torch.arange(frames, device=device) < context
     mask = window_mask(config.variant, context, frames - context, block, config.context_frames)
     clean = latents * is_context[:, None]
     scored = torch.zeros(size, frames, dtype=torch.bool, device=device)  # the frames each example is scored on
-    scored[:, 0 if config.variant == "offline" and train else frames - block:] = True
+    scored[:, frames - block if streaming or not train else 0:] = True
     if train and streaming:
         mask, starts = drop_context(mask, context, config, size, generator)
         mask, starts = mask.to(device), starts.to(device)  # (B, 1, T, T), (B,)
         level = torch.rand(size, 1, 1, generator=generator).to(device) * config.context_noise
         context_noise = torch.randn(latents.shape, generator=generator).to(device)
         clean = ((1 - level) * latents + level * context_noise) * is_context[:, None]
-        if config.rollout_examples and config.variant == "blockcausal":
+        if config.rollout_examples and Variant(config.variant).incremental:
             own = torch.nonzero(~starts).flatten()[:config.rollout_examples]
             clean = roll_out_last_block(model, config, clean, values, present, text, own, generator)
-        if config.start_blocks and config.variant == "blockcausal":
+        if config.start_blocks and Variant(config.variant).incremental:
             # A context-free example is a stream's first block; the rest of its window, unused context,
             # becomes more first blocks (all noisy, each seeing only itself), scored too.
             mask = torch.where(starts[:, None, None, None], block_diagonal(frames, block).to(device), mask)

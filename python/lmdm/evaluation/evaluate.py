@@ -31,6 +31,7 @@ from ..conditioning.text import embed_texts
 from ..data.loader import ShardDataset
 from ..dit.files import load_dit
 from ..dit.flow import solve, time_grid
+from ..dit.variants import Variant
 from ..dit.model import DiT
 from ..latents.cache import denormalise_latents, normalise_latents
 from ..streaming.torch_streamer import StreamConfig, Streamer
@@ -64,7 +65,7 @@ class EvaluateConfig:
 def generate_latents(model: DiT, config: EvaluateConfig, values: torch.Tensor, present: torch.Tensor,
                      text: torch.Tensor | None, start: torch.Tensor, seed: int) -> torch.Tensor:
     """(frames, D) model-space latents following these controls; `start` = C frames of context."""
-    if model.config.variant == "offline":  # the whole excerpt in one bidirectional window
+    if not Variant(model.config.variant).streaming:  # the whole excerpt in one bidirectional window
         generator = torch.Generator().manual_seed(seed)
         noise = torch.randn(values.shape[0], model.config.latent_dim, generator=generator)
         texts = None if text is None else text[None]

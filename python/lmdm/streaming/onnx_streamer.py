@@ -26,11 +26,12 @@ class OnnxStreamer:
                  text_dim: int, config: StreamConfig, threads: int = 1):
         if not Variant(variant).routed:
             raise ValueError(f"OnnxStreamer runs the cached variants, not {variant!r}")
+        self.variant = Variant(variant)
         options = session_options(threads)
         load = lambda name: onnxruntime.InferenceSession(str(Path(folder) / f"{name}.onnx"), options,
                                                          providers=["CPUExecutionProvider"])
         self.timestep, self.encoder, self.denoiser = load("timestep"), load("context_encoder"), load("denoiser")
-        self.variant, self.config, self.latent_dim, self.text_dim = variant, config, latent_dim, text_dim
+        self.config, self.latent_dim, self.text_dim = config, latent_dim, text_dim
         self.batch = 1 if config.guidance == 1.0 else 2
         self.grid = time_grid(config.steps, config.time_shift)
         self.cache = KVCache(layers, self.batch, heads, config.context_frames, head_dim)
@@ -66,12 +67,12 @@ class OnnxStreamer:
         """Begin a stream from C context frames (encdec, blockcausal) or none (blockcausal: the first
         block then attends only itself, and the cache fills block by block)."""
         c = self.config
-        if latents.shape[0] not in ((c.context_frames, 0) if self.variant == "blockcausal" else (c.context_frames,)):
-            raise ValueError(f"a {self.variant} stream starts from {c.context_frames} context frames, got {latents.shape[0]}")
+        if latents.shape[0] not in ((c.context_frames, 0) if self.variant.incremental else (c.context_frames,)):
+            raise ValueError(f"a {self.variant.value} stream starts from {c.context_frames} context frames, got {latents.shape[0]}")
         self.latents, self.values, self.present = latents.copy(), values.copy(), present.copy()
         self.position = c.context_frames  # where a full context would end, as the engine counts
         self.cache.reset()
-        if self.variant == "blockcausal":  # block by block: each attends the blocks encoded before it
+        if self.variant.incremental:  # block by block: each attends the blocks encoded before it
             for first in range(0, latents.shape[0], c.block_frames):
                 part = slice(first, first + c.block_frames)
                 self._append(latents[part], values[part], present[part], first)
@@ -79,12 +80,12 @@ class OnnxStreamer:
     def next_block(self, values: np.ndarray, present: np.ndarray) -> np.ndarray:
         c = self.config
         noise = torch.from_numpy(self.noise(c.block_frames, self.latent_dim))
-        if self.variant == "encdec":
+        if not self.variant.incremental:  # encdec: the whole context window again
             self.cache.reset()
             self.cache.append(self._encode(self.latents, self.values, self.present, self.position - c.context_frames))
         block = solve(lambda x, t: torch.from_numpy(self._velocity(x.numpy(), t, values, present)), noise,
                       self.grid, c.solver).numpy()
-        if self.variant == "blockcausal":
+        if self.variant.incremental:
             self.cache.slide(max(0, self.cache.length + c.block_frames - self.cache.capacity))
             self._append(block, values, present, self.position)
         else:

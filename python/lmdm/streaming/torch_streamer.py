@@ -51,7 +51,7 @@ class Streamer:
         if not Variant(model.config.variant).streaming:
             raise ValueError(f"a {model.config.variant} model cannot stream; fine-tune a streaming variant")
         self.model, self.config, self.cached = model.eval(), config, cached
-        self.variant = model.config.variant
+        self.variant = Variant(model.config.variant)
         self.batch = 1 if config.guidance == 1.0 else 2  # [cond, uncond]
         self.grid = time_grid(config.steps, config.time_shift)
         m = model.config
@@ -77,11 +77,11 @@ class Streamer:
         """Begin a stream from C frames of context (C, D) and their controls (C, n), or from none
         (blockcausal fine-tuned with context dropout: the first block sees only the controls and prompt)."""
         c = self.config
-        if latents.shape[0] not in ((c.context_frames, 0) if self.variant == "blockcausal" else (c.context_frames,)):
-            raise ValueError(f"a {self.variant} stream starts from {c.context_frames} context frames, got {latents.shape[0]}")
+        if latents.shape[0] not in ((c.context_frames, 0) if self.variant.incremental else (c.context_frames,)):
+            raise ValueError(f"a {self.variant.value} stream starts from {c.context_frames} context frames, got {latents.shape[0]}")
         self.latents, self.values, self.present = latents.clone(), control_values.clone(), control_present.clone()
         self.position = c.context_frames  # absolute frame index of the next target frame
-        if self.cached and self.variant == "blockcausal":
+        if self.cached and self.variant.incremental:
             self.cache.reset()
             if latents.shape[0]:
                 self.cache.append(self._encode_context(latents, control_values, control_present, first=0))
@@ -91,11 +91,11 @@ class Streamer:
         """Generate B frames (B, D) following these controls (B, n); they become context afterwards."""
         c = self.config
         noise = torch.randn(c.block_frames, self.model.config.latent_dim, generator=self.generator)
-        if self.variant == "outpaint":
+        if not self.variant.routed:  # outpaint: the context is input channels, recomputed every step
             context_noise = torch.randn(c.context_frames, self.model.config.latent_dim, generator=self.generator)
             velocity = lambda x, t: self._outpaint_velocity(x, t, context_noise, control_values, control_present)
         elif self.cached:
-            if self.variant == "encdec":
+            if not self.variant.incremental:  # encdec re-encodes its whole context window per block
                 self.cache.prefill(self._encode_context(*self._window(), first=self.position - c.context_frames))
             velocity = lambda x, t: self._cached_velocity(x, t, control_values, control_present)
         else:
@@ -111,11 +111,11 @@ class Streamer:
     def _remember(self, block: torch.Tensor, values: torch.Tensor, present: torch.Tensor) -> None:
         self.latents = torch.cat([self.latents, block])
         self.values, self.present = torch.cat([self.values, values]), torch.cat([self.present, present])
-        if self.cached and self.variant == "blockcausal":
+        if self.cached and self.variant.incremental:
             self.cache.slide(max(0, self.cache.length + block.shape[0] - self.cache.capacity))
             self.cache.append(self._encode_context(block, values, present, self.position))
         self.position += block.shape[0]
-        if not (self.variant == "blockcausal" and not self.cached):  # only that reference needs all history
+        if not (self.variant.incremental and not self.cached):  # only that reference needs all history
             keep = self.config.context_frames
             self.latents, self.values, self.present = self.latents[-keep:], self.values[-keep:], self.present[-keep:]
 
@@ -146,7 +146,7 @@ class Streamer:
         modulations, _ = self.time_modulations[0.0]
         positions = torch.arange(first, first + frames)
         own = window_mask(self.variant, frames, 0, self.config.block_frames, self.config.context_frames)
-        if self.variant == "blockcausal" and self.cache.length:
+        if self.variant.incremental and self.cache.length:
             mask = torch.cat([self.cache.valid()[None].expand(frames, -1), own], dim=1)
             _, kv = self.model.run_blocks(h, modulations, positions, self.text, mask, self.cache.layers())
         else:
@@ -169,7 +169,7 @@ class Streamer:
         is_context = torch.arange(frames) < frames - self.config.block_frames
         h = self.model.frame_inputs(self._batched(noisy), self._batched(clean), is_context, self._controls(values),
                                     self._controls(present))
-        if self.variant == "outpaint":  # every frame at time t: the grid's cached modulations
+        if not self.variant.routed:  # outpaint: every frame at time t: the grid's cached modulations
             modulations, out_modulation = self.time_modulations[t]
         else:  # the reference recomputes everything, mixing clean context and noisy target per frame
             modulations, out_modulation = self.model.modulations(torch.full((self.batch,), t), is_context)
