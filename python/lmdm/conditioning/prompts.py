@@ -71,11 +71,20 @@ def preset_captions(preset: Preset) -> list[str]:
 
 def preset_embedding(preset: Preset) -> np.ndarray:
     """(384,) float32, unit norm: the mean of preset_captions' embeddings."""
-    mean = embed_texts(preset_captions(preset)).mean(axis=0)
+    return _mean_embedding(preset_captions(preset))
+
+
+def _mean_embedding(sentences: list[str]) -> np.ndarray:
+    mean = embed_texts(sentences).mean(axis=0)
     return (mean / np.linalg.norm(mean)).astype(np.float32)
 
 
 def prompt_bank(presets: tuple[Preset, ...] = PRESETS) -> list[dict]:
     """prompts.json's entries: name, text, how the embedding was made, the embedding."""
-    return [{"name": p.name, "text": p.text, "embedding_from": f"mean of {len(preset_captions(p))} training captions",
-             "embedding": [round(float(x), 7) for x in preset_embedding(p)]} for p in presets]
+    bank = []
+    for preset in presets:
+        sentences = preset_captions(preset)
+        bank.append({"name": preset.name, "text": preset.text,
+                     "embedding_from": f"mean of {len(sentences)} training captions",
+                     "embedding": [round(float(x), 7) for x in _mean_embedding(sentences)]})
+    return bank
