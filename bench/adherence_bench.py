@@ -315,13 +315,16 @@ def judge_ceiling(stream: GuitarStream, dry: Analysis, prompts: dict[str, tuple[
 
 
 def reference_adherence(stream: GuitarStream, dry: Analysis, prompts: dict[str, tuple[int, str]], folder: Path,
-                        analysis_key: str) -> dict[str, dict[str, float]]:
+                        analysis_key: str, opening_seconds: float) -> dict[str, dict[str, float]]:
     """The wet's metrics for a real player of each prompt's instrument: the same notes rendered by it
     (reference_renders, each phrase at the guitar's level) scored against the guitar like a wet.
     What a perfect re-performance would score, so a metric that rewards copying the guitar's own
-    timbre (brightness r, the loudness envelope of a plucked string) shows it."""
+    timbre (brightness r, the loudness envelope of a plucked string) shows it. The opening too: over a
+    few seconds of notes, loudness r measures each note's envelope, where a bowed or blown note
+    swells and holds while the guitar's decays."""
     references = reference_renders(stream, [label for _, label in prompts.values()], folder)
     everything = np.ones(dry.frames, bool)
+    opening = adherence.seconds_mask(dry.frames, 0.0, opening_seconds)
     scores = {}
     for label, audio in references.items():
         path = folder / f"{stream.name}@{label.replace(' ', '_')}.{analysis_key}.npz"
@@ -332,6 +335,8 @@ def reference_adherence(stream: GuitarStream, dry: Analysis, prompts: dict[str, 
         whole = adherence.span_scores(dry, played, everything, octave)
         scores[label] = {k: whole[k] for k in ("loudness_r", "brightness_r", "pitch_class_accuracy",
                                                 "level_difference_db", "flatness_wet_db")}
+        first = adherence.span_scores(dry, played, opening, octave)
+        scores[label] |= {f"first_3s_{k}": first[k] for k in ("loudness_r", "level_difference_db")}
     return scores
 
 
@@ -414,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     ceiling = judge_ceiling(streams[0], dry[streams[0].name], prompts, config, classifier, material_folder)
     aggregates = aggregate(runs, ceiling)
     aggregates["reference_players"] = reference_adherence(streams[0], dry[streams[0].name], prompts, material_folder,
-                                                          analysis_key)
+                                                          analysis_key, config.opening_seconds)
     goals = goals_table(aggregates["overall"])
     scoring_seconds = time.perf_counter() - scoring_started
 

@@ -27,7 +27,9 @@ docs/lmdm.md "Levers"), drawn per example:
   (`rest_probability`), so silent input gives silence out rather than a drone;
 - a player's sketch: for `guitar_controls` of the windows the controls are those of the same notes
   played on a clean guitar (lmdm.latents.guitar_controls), so the instrument's articulation has to come
-  from the prompt, not from an envelope the target's own audio drew.
+  from the prompt, not from an envelope the target's own audio drew; with `guitar_envelope` those
+  windows' targets are re-levelled onto the guitar's loudness curve (lmdm.latents.guitar_envelope), so
+  the player's dynamics are learnt with the instrument's sound.
 """
 
 import argparse
@@ -87,6 +89,7 @@ class TrainDiTConfig:
     guitar_controls: float = 0.0  # share of train windows whose controls come from the notes played on a guitar
     own_brightness: bool = False  # those windows keep the target's own brightness (loudness and pitch: guitar)
     solo_weight: float = 1.0  # solo examples drawn this many times as often per frame as the rest
+    guitar_envelope: bool = False  # guitar windows' targets take the guitar's loudness curve (their latents re-encoded)
     start_blocks: bool = True  # blockcausal: context-free examples are scored on every block of the window
     rollout_examples: int = 0  # blockcausal: this many examples per batch get their newest context block from
     rollout_steps: int = 4  # the model itself, sampled with this many Euler steps (no gradient)
@@ -343,7 +346,7 @@ def train(config: TrainDiTConfig) -> dict:
     device = torch.device(config.device)
     folder = training_cache(config.data, config.vae, config.latent_cache)
     train_windows = LatentWindows(folder, "train", config.window_frames, config.guitar_controls,
-                                  config.own_brightness, config.solo_weight)
+                                  config.own_brightness, config.solo_weight, config.guitar_envelope)
     valid_windows = LatentWindows(folder, config.valid_split, config.valid_window_frames)
     model = build_model(config, train_windows.latents.shape[1], train_windows.stats, device)
     rest = silence(config, folder, train_windows.stats) if config.rest_probability > 0 else None

@@ -10,6 +10,10 @@ With `own_brightness` such a window keeps the target's own brightness: loudness 
 guitar, so the instrument's envelope cannot be read off the control, while the brightness contour stays
 one the model can follow (the guitar's centroid says little about a flute's: r 0.24 on the train split).
 
+With `guitar_envelope` such a window's latents are those of the target re-levelled onto the guitar's
+loudness curve (lmdm.latents.guitar_envelope): the instrument's sound with the player's dynamics, so the
+model learns to follow a pluck's decay without playing a plucked instrument.
+
 `solo_weight` draws solo examples (one instrument, one line: what a player's sketch looks like) that many
 times as often per frame as ensembles and chords.
 """
@@ -22,14 +26,14 @@ import torch
 
 from ..conditioning.controls import CONTROL_NAMES
 from ..conditioning.sketch import normalise
-from ..latents.cache import GUITAR_CONTROLS, normalise_latents
+from ..latents.cache import GUITAR_CONTROLS, GUITAR_LATENTS, normalise_latents
 
 BRIGHTNESS = CONTROL_NAMES.index("brightness")  # its column in the cache's raw controls
 
 
 class LatentWindows:
     def __init__(self, folder: Path, split: str, frames: int, guitar_controls: float = 0.0,
-                 own_brightness: bool = False, solo_weight: float = 1.0):
+                 own_brightness: bool = False, solo_weight: float = 1.0, guitar_envelope: bool = False):
         self.latents = np.load(folder / f"{split}.latents.npy", mmap_mode="r")  # (N, D) float16
         self.controls = np.load(folder / f"{split}.controls.npy", mmap_mode="r")  # (N, 4)
         self.text = np.load(folder / f"{split}.text.npy")  # (captions, 384)
@@ -50,6 +54,12 @@ class LatentWindows:
             if not path.exists():
                 raise FileNotFoundError(f"{path} is missing: build it with python -m lmdm.latents.guitar_controls")
             self.guitar = np.load(path, mmap_mode="r")
+        self.guitar_latents = None
+        if guitar_envelope:
+            path = folder / f"{split}.{GUITAR_LATENTS}"
+            if not path.exists():
+                raise FileNotFoundError(f"{path} is missing: build it with python -m lmdm.latents.guitar_envelope")
+            self.guitar_latents = np.load(path, mmap_mode="r")
 
     def batch(self, size: int, generator: np.random.Generator) -> dict[str, torch.Tensor]:
         """latents (B, T, D) normalised per channel, control values/present (B, T, 3), text (B, 384)."""
@@ -58,7 +68,7 @@ class LatentWindows:
         for pick in picks:
             example = self.examples[pick]
             start = int(generator.integers(example["start"], example["end"] - self.frames + 1))
-            latents.append(np.asarray(self.latents[start:start + self.frames], np.float32))
+            target = self.latents
             # drawn only when asked, so runs without the guitar's controls keep their batches
             window = np.asarray(self.controls[start:start + self.frames], np.float32)
             if self.guitar is not None and generator.random() < self.guitar_controls:
@@ -66,6 +76,8 @@ class LatentWindows:
                 if self.own_brightness:
                     guitar[:, BRIGHTNESS] = window[:, BRIGHTNESS]
                 window = guitar
+                target = self.latents if self.guitar_latents is None else self.guitar_latents
+            latents.append(np.asarray(target[start:start + self.frames], np.float32))
             controls.append(window)
             text.append(self.text[example["captions"][int(generator.integers(len(example["captions"])))]])
         values, present = normalise(torch.from_numpy(np.stack(controls)), self.stats)

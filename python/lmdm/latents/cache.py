@@ -14,6 +14,7 @@ from ..vae.model import WEIGHTS
 
 SPLITS = ("train", "valid", "test")
 GUITAR_CONTROLS = "guitar_controls.npy"  # <split>.guitar_controls.npy: lmdm.latents.guitar_controls
+GUITAR_LATENTS = "guitar_latents.npy"  # <split>.guitar_latents.npy: lmdm.latents.guitar_envelope
 
 
 def cache_folder(data: Path, vae: Path) -> Path:

@@ -16,8 +16,9 @@ from lmdm.dit.model import DiT, tiny_config
 from lmdm.dit.train import TrainDiTConfig, drop_context, flow_loss, insert_rests, load_init_weights
 from lmdm.dit.windows import LatentWindows
 from lmdm.latents.build import LatentCacheConfig, build_latent_cache
-from lmdm.latents.cache import GUITAR_CONTROLS
+from lmdm.latents.cache import GUITAR_CONTROLS, GUITAR_LATENTS
 from lmdm.latents.guitar_controls import GuitarControlsConfig, build_guitar_controls
+from lmdm.latents.guitar_envelope import GuitarEnvelopeConfig, apply_frame_gain, build_guitar_envelope, envelope_gain_db
 from lmdm.vae.model import VAE, save_vae
 from lmdm.vae.model import tiny_config as tiny_vae_config
 
@@ -431,3 +432,52 @@ def test_solo_weight_draws_solo_examples_more_often(latent_data):
     assert 0 < is_solo.sum() < len(is_solo)  # the fixture holds both kinds
     share, boosted = plain.weights[is_solo].sum(), solo.weights[is_solo].sum()
     assert boosted == pytest.approx(4 * share / (4 * share + (1 - share)))
+
+
+def test_the_envelope_gain_moves_the_target_part_of_the_way_to_the_guitar():
+    target = np.array([-20.0, -20.0, -30.0, -90.0, -20.0, -90.0])
+    guitar = np.array([-10.0, -40.0, -30.0, -20.0, -95.0, -95.0])
+    gain = envelope_gain_db(target, guitar, GuitarEnvelopeConfig(depth=0.5, max_cut_db=40.0, max_boost_db=6.0))
+    # half the difference, the boost capped (+10 -> +6 -> +3), a guitar rest under a held note cut at most 40 dB,
+    # and a frame silent in both left alone
+    assert gain == pytest.approx([3.0, -10.0, 0.0, 3.0, -20.0, 0.0])
+    full = envelope_gain_db(target[:3], guitar[:3], GuitarEnvelopeConfig(depth=1.0, max_boost_db=12.0))
+    assert target[:3] + full == pytest.approx(guitar[:3])  # depth 1: the guitar's envelope
+    audio = np.ones(4 * 8, np.float32)
+    louder = apply_frame_gain(audio, np.array([0.0, 20.0, 20.0, 20.0]), hop=8)
+    assert louder[0] == pytest.approx(1.0) and louder[8:] == pytest.approx(10.0)  # frame k centred on sample k x hop
+    assert 1.0 < louder[4] < 10.0  # linear between frames, no step
+
+
+def test_guitar_envelope_latents_change_only_the_chosen_kinds_and_feed_only_guitar_windows(latent_data, tmp_path):
+    data, vae = latent_data
+    build_guitar_controls(GuitarControlsConfig(data=data, vae=vae, workers=1))
+    folder = build_guitar_envelope(GuitarEnvelopeConfig(data=data, vae=vae, threads=1))
+    latents, enveloped = np.load(folder / "train.latents.npy"), np.load(folder / f"train.{GUITAR_LATENTS}")
+    assert enveloped.shape == latents.shape and enveloped.dtype == latents.dtype and np.isfinite(enveloped).all()
+    examples = json.loads((folder / "train.json").read_text())["examples"]
+    for kind in ("solo", "ensemble"):
+        rows = np.concatenate([np.arange(e["start"], e["end"]) for e in examples if e["kind"] == kind])
+        changed = np.abs(enveloped[rows].astype(np.float32) - latents[rows].astype(np.float32)).mean()
+        assert (changed > 1e-3) if kind == "solo" else (changed == 0.0)  # only the chosen kinds are re-levelled
+    before = (folder / f"train.{GUITAR_LATENTS}").stat().st_mtime_ns
+    assert build_guitar_envelope(GuitarEnvelopeConfig(data=data, vae=vae, threads=1)) == folder
+    assert (folder / f"train.{GUITAR_LATENTS}").stat().st_mtime_ns == before  # built once
+
+    plain = LatentWindows(folder, "train", 32, guitar_controls=1e-12, guitar_envelope=True).batch(
+        8, np.random.default_rng(7))
+    guitar = LatentWindows(folder, "train", 32, guitar_controls=1.0).batch(8, np.random.default_rng(7))
+    both = LatentWindows(folder, "train", 32, guitar_controls=1.0, guitar_envelope=True).batch(
+        8, np.random.default_rng(7))
+    assert torch.equal(plain["latents"], guitar["latents"])  # own-control windows keep the target as it is
+    assert torch.equal(both["control_values"], guitar["control_values"])
+    assert not torch.equal(both["latents"], guitar["latents"])
+    assert run(command(latent_data, tmp_path / "run", 2, "--guitar-controls", "0.5", "--guitar-envelope"))["step"] == 2
+
+
+def test_guitar_envelope_windows_need_their_latents(latent_data, tmp_path):
+    data, vae = latent_data
+    folder = build_guitar_controls(GuitarControlsConfig(data=data, vae=vae, workers=1))
+    (folder / f"train.{GUITAR_LATENTS}").unlink(missing_ok=True)
+    with pytest.raises(FileNotFoundError, match="lmdm.latents.guitar_envelope"):
+        LatentWindows(folder, "train", 32, guitar_controls=0.5, guitar_envelope=True)
