@@ -418,6 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = score_all(streams, dry, tasks, prompts, config, classifier)
     ceiling = judge_ceiling(streams[0], dry[streams[0].name], prompts, config, classifier, material_folder)
     aggregates = aggregate(runs, ceiling)
+    # the judge on real chords too: an instrument playing chords is rarer in its training than a line
+    aggregates["reference_instrument_top1_by_stream"] = {streams[0].name: ceiling} | {
+        s.name: judge_ceiling(s, dry[s.name], prompts, config, classifier, material_folder)
+        for s in streams if s.kind == "chordal"}
     aggregates["reference_players"] = reference_adherence(streams[0], dry[streams[0].name], prompts, material_folder,
                                                           analysis_key, config.opening_seconds)
     goals = goals_table(aggregates["overall"])

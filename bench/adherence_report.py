@@ -361,6 +361,9 @@ def print_summary(aggregates: dict, goals: list[dict]) -> None:
             print(f"{metric:<24}" + "".join(f"{fmt(v, 2):>7}" for v in loop[f"{metric}_per_repetition"]))
     reference = fmt(aggregates["overall"]["instrument_top1_reference"], 2)
     print(f"(instrument accuracy of the classifier on real renders of the same melodies: {reference})")
+    for stream, labels in aggregates.get("reference_instrument_top1_by_stream", {}).items():
+        print(f"(the same on real renders of the {stream} stream: "
+              + ", ".join(f"{label} {fmt(value, 2)}" for label, value in labels.items()) + ")")
     players = aggregates.get("reference_players")
     if players:
         print("\nreal players: the same notes rendered by each prompt's instrument, scored against the guitar as a wet")
