@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <thread>
 
 #include "EngineHarness.h"
 #include "TestProcessors.h"
@@ -295,6 +297,27 @@ TEST(Engine, SilenceInSilenceOut) {
   const Signal output = run(*engine, silence, {1024});
   for (const auto& channel : output)
     for (float v : channel) ASSERT_EQ(v, 0.0f);
+}
+
+TEST(Engine, LatencyCanBeReadFromAnotherThreadWhilePrepareRuns) {
+  // A host asks for the latency or tail length from its own thread (getTailLengthSeconds) while
+  // the message thread prepares again; ThreadSanitizer (make test-tsan) checks the access.
+  auto engine = makeEngine(std::make_unique<GainProcessor>(1.0f, 0.05), wetOnly());
+  engine->prepare(48000, 256, 1);
+  const int low = engine->latencyFrames();
+  std::atomic<bool> done{false};
+  std::atomic<int> outside{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      const int latency = engine->latencyFrames();
+      if (latency != low && latency != low + 512 - 256) outside.fetch_add(1);  // only the two prepared values
+    }
+  });
+  for (int i = 0; i < 20; ++i) engine->prepare(48000, i % 2 ? 512 : 256, 1);
+  done = true;
+  reader.join();
+  EXPECT_EQ(outside.load(), 0);
+  EXPECT_EQ(engine->latencyFrames(), low + 512 - 256);
 }
 
 TEST(Engine, PrepareAgainRestartsCleanlyAtANewRate) {

@@ -47,6 +47,7 @@ void Engine::prepare(double sampleRate, int maxBlockSize, int channels) {
   // whose last sample may arrive a whole buffer after its first (docs/ARCHITECTURE.md derives it).
   latency_ = 2 * n + fadeFrames_ + maxBlockSize_;
   processorDelay_ = std::max(0, processor_->delayFrames());
+  reportedLatency_.store(latency_ + processorDelay_, std::memory_order_relaxed);
 
   history_ = std::make_unique<InputHistory>(channels, 2 * latency_ + n);
   // Every block between "input complete" and "played" needs a slot: up to L/N of them when a host

@@ -73,8 +73,10 @@ class Engine {
   void setParameters(const ParameterValues& values);
   ParameterValues parameters() const;
 
-  /** Valid after prepare(). The delay (frames) from an input frame to its output; constant. */
-  int latencyFrames() const { return latency_ + processorDelay_; }
+  /** Any thread; valid after prepare(). The delay (frames) from an input frame to its output;
+      constant until the next prepare(). Hosts ask for it (and the tail length built on it) from
+      their own threads while another may be preparing, hence an atomic copy. */
+  int latencyFrames() const { return reportedLatency_.load(std::memory_order_relaxed); }
   int blockFrames() const { return blockFrames_; }
   int channels() const { return channels_; }
   const BlockProcessor& processor() const { return *processor_; }
@@ -113,6 +115,7 @@ class Engine {
   int fadeFrames_ = 0;
   int latency_ = 0;         // the schedule: output block k starts latency_ frames after input block k
   int processorDelay_ = 0;  // what the processor's audio lags its block (reported, not scheduled)
+  std::atomic<int> reportedLatency_{0};  // latency_ + processorDelay_, for readers on any thread
 
   // Shared between threads.
   std::unique_ptr<InputHistory> history_;
