@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from lmdm.latents.cache import GUITAR_CONTROLS, SILENCE
+from lmdm.latents.cache import GUITAR_CONTROLS, GUITAR_LATENTS, SILENCE
 from lmdm.latents.pack import STEPS_PER_SIGMA, pack, unpack
 
 
@@ -19,6 +19,9 @@ def fake_cache(folder, frames=500, dim=8):
         np.save(folder / f"{split}.controls.npy", rng.uniform(0, 100, (n, 4)).astype(np.float32))
         if split == "train":  # the guitar's controls are optional (lmdm.latents.guitar_controls)
             np.save(folder / f"{split}.{GUITAR_CONTROLS}", rng.uniform(0, 100, (n, 4)).astype(np.float32))
+            enveloped = latents.copy()  # lmdm.latents.guitar_envelope: some examples re-levelled, the rest as they are
+            enveloped[: n // 2] = mean + std * np.clip(rng.normal(0, 1, (n // 2, dim)), -5, 5)
+            np.save(folder / f"{split}.{GUITAR_LATENTS}", enveloped.astype(np.float16))
         captions = rng.normal(0, 0.05, (3, 384)).astype(np.float32)
         np.save(folder / f"{split}.text.npy", captions[[0, 1, 2, 1, 0]])  # repeated captions are stored once
         (folder / f"{split}.json").write_text(json.dumps({"examples": [{"start": 0, "end": n}], "captions": ["x"]}))
@@ -51,6 +54,11 @@ def test_unpack_rebuilds_the_cache_within_the_quantisation_step(tmp_path):
                                    np.load(cache / f"{split}.text.npy"), rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(np.load(rebuilt / f"train.{GUITAR_CONTROLS}"),
                                np.load(cache / f"train.{GUITAR_CONTROLS}"), rtol=1e-3, atol=0.05)
+    original, restored = np.load(cache / f"train.{GUITAR_LATENTS}"), np.load(rebuilt / f"train.{GUITAR_LATENTS}")
+    assert restored.dtype == np.float16 and restored.shape == original.shape
+    error_sigma = np.abs((restored.astype(np.float32) - original.astype(np.float32)) / std)
+    assert error_sigma.max() <= 0.5 / STEPS_PER_SIGMA + 0.01
+    assert not (rebuilt / f"valid.{GUITAR_LATENTS}").exists()
     np.testing.assert_array_equal(np.load(rebuilt / SILENCE), np.load(cache / SILENCE))
 
 
