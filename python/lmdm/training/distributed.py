@@ -97,4 +97,8 @@ def report_and_finish(result: dict) -> None:
     if not dist.is_initialized() or dist.get_rank() == 0:
         print(json.dumps(result))
     if dist.is_initialized():
+        # Every rank reaches the teardown before any leaves: a rank that destroys its gloo group while
+        # the other's connection is already gone can abort in gloo's thread ("terminate called
+        # without an active exception", seen once in CI after a finished 2-rank run).
+        dist.barrier()
         dist.destroy_process_group()
