@@ -41,6 +41,7 @@ from lmdm.data.guitar_streams import GuitarStream, StreamConfig, plan_stream, pl
 from lmdm.data.instruments import PALETTE
 from lmdm.evaluation.adherence import ANALYSIS_RATE, Analysis
 from lmdm.evaluation.classifier import INSTRUMENTS, InstrumentClassifier, load_classifier
+from lmdm.evaluation.frechet import frechet_distance
 
 from adherence_report import (LOOP, aggregate, goals_table, json_ready, nanmedian, plot_spectrograms, plot_summary,
                               print_summary, ratios, share)
@@ -314,6 +315,26 @@ def judge_ceiling(stream: GuitarStream, dry: Analysis, prompts: dict[str, tuple[
             for label, audio in references.items()}
 
 
+def frechet_to_real(stream: GuitarStream, dry: Analysis, tasks: dict[tuple, RenderTask],
+                    prompts: dict[str, tuple[int, str]], config: BenchConfig, classifier: InstrumentClassifier,
+                    folder: Path) -> dict[str, float | int]:
+    """Fréchet distance between the classifier embeddings of the wet's crops of one stream (every prompt
+    and seed pooled) and of the real renders of its melodies by the prompts' instruments (the same
+    crops): how far the generated voices sit from real ones, in the judge's feature space. The numbers
+    compare models over the same material and crop counts; they are not a VGGish FAD."""
+    references = reference_renders(stream, [label for _, label in prompts.values()], folder)
+    crops = adherence.active_crops(dry, config.crop_seconds)
+
+    def embed(audio: np.ndarray) -> np.ndarray:
+        return adherence.crop_embeddings(classifier, audio, crops, config.crop_seconds)
+
+    real = np.concatenate([embed(audio) for audio in references.values()])
+    wet = np.concatenate([embed(sf.read(task.target, dtype="float32")[0])
+                          for (name, _, _), task in tasks.items() if name == stream.name])
+    return {"stream": stream.name, "wet_crops": len(wet), "real_crops": len(real),
+            "distance": frechet_distance(wet, real) if len(wet) > 1 and len(real) > 1 else float("nan")}
+
+
 def reference_adherence(stream: GuitarStream, dry: Analysis, prompts: dict[str, tuple[int, str]], folder: Path,
                         analysis_key: str, opening_seconds: float) -> dict[str, dict[str, float]]:
     """The wet's metrics for a real player of each prompt's instrument: the same notes rendered by it
@@ -422,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     aggregates["reference_instrument_top1_by_stream"] = {streams[0].name: ceiling} | {
         s.name: judge_ceiling(s, dry[s.name], prompts, config, classifier, material_folder)
         for s in streams if s.kind == "chordal"}
+    if any(name == streams[0].name for name, _, _ in tasks):
+        aggregates["frechet_classifier"] = frechet_to_real(streams[0], dry[streams[0].name], tasks, prompts, config,
+                                                           classifier, material_folder)
     aggregates["reference_players"] = reference_adherence(streams[0], dry[streams[0].name], prompts, material_folder,
                                                           analysis_key, config.opening_seconds)
     goals = goals_table(aggregates["overall"])

@@ -364,6 +364,10 @@ def print_summary(aggregates: dict, goals: list[dict]) -> None:
     for stream, labels in aggregates.get("reference_instrument_top1_by_stream", {}).items():
         print(f"(the same on real renders of the {stream} stream: "
               + ", ".join(f"{label} {fmt(value, 2)}" for label, value in labels.items()) + ")")
+    frechet = aggregates.get("frechet_classifier")
+    if frechet:
+        print(f"(Fréchet distance to real renders, classifier embedding, {frechet['stream']} stream: "
+              f"{fmt(frechet['distance'], 1)} over {frechet['wet_crops']} wet and {frechet['real_crops']} real crops)")
     players = aggregates.get("reference_players")
     if players:
         print("\nreal players: the same notes rendered by each prompt's instrument, scored against the guitar as a wet")

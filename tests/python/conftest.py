@@ -12,6 +12,7 @@ from lmdm.data.build import build
 from lmdm.data.config import DataConfig
 from lmdm.dit.files import load_dit, save_dit
 from lmdm.dit.model import DiT, tiny_config
+from lmdm.latents.build import LatentCacheConfig, build_latent_cache
 from lmdm.vae.model import VAE, save_vae
 from lmdm.vae.model import tiny_config as tiny_vae_config
 
@@ -25,6 +26,17 @@ def small_dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("small-data") / "data"
     build(DataConfig(output=root, collections=("bach", "essenFolksong"), train_hours=0.01, workers=2))
     return root
+
+
+@pytest.fixture(scope="session")
+def latent_data(small_dataset, tmp_path_factory) -> tuple[Path, Path]:
+    """The small data set's latent cache made by a tiny random VAE: (data folder, VAE folder)."""
+    torch.manual_seed(0)
+    vae = tmp_path_factory.mktemp("vae") / "vae"
+    save_vae(VAE(tiny_vae_config()), vae)
+    folder = build_latent_cache(LatentCacheConfig(data=small_dataset, vae=vae, threads=1))
+    assert json.loads((folder / "stats.json").read_text())["train_frames"] > 1000
+    return small_dataset, vae
 
 
 @pytest.fixture(scope="session")

@@ -83,6 +83,7 @@ LmdmModel::LmdmModel(std::shared_ptr<const ModelPackage> package, const SessionS
   batchedValues_.assign(kBatch * C * K, 0.0f);
   batchedPresent_.assign(kBatch * C * K, 0.0f);
   latents_.assign(B * D, 0.0f);
+  freshNoise_.assign(B * D, 0.0f);
   decoderInput_.assign(D * B, 0.0f);
   for (const auto& input : decoder_.spec().inputs) {
     if (input.name.rfind("state.", 0) != 0) continue;
@@ -295,9 +296,17 @@ void LmdmModel::denoise() {
     const auto outputs = denoiser_.run(ordered(denoiser_.spec(), named));
     const float* v = data(outputs[outputIndex(denoiser_.spec(), "velocity")]);
     const float dt = static_cast<float>(grid_[step + 1] - grid_[step]);
+    const float t = static_cast<float>(grid_[step]), next = static_cast<float>(grid_[step + 1]);
+    const bool renoise = package_->solver == Solver::PingPong && next > 0.0f;
+    if (renoise) noise_.fill(freshNoise_.data(), n);  // drawn after the block's own noise, as lmdm.dit.flow.solve
     for (std::size_t i = 0; i < n; ++i) {
       const float velocity = v[n + i] + guidance_ * (v[i] - v[n + i]);  // row 0 conditional, row 1 not
-      latents_[i] = latents_[i] + dt * velocity;
+      if (package_->solver == Solver::Euler) {
+        latents_[i] = latents_[i] + dt * velocity;
+      } else {
+        const float clean = latents_[i] - t * velocity;
+        latents_[i] = renoise ? (1.0f - next) * clean + next * freshNoise_[i] : clean;
+      }
     }
   }
 }

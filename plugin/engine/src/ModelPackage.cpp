@@ -105,6 +105,10 @@ void readNumbers(ModelPackage& p, const json& m) {
   p.defaultSteps = field<int>(m, {"stream", "default_steps"});
   p.defaultGuidance = field<float>(m, {"stream", "default_guidance"});
   p.timeShift = m["stream"].value("time_shift", 1.0);
+  const auto solver = m["stream"].value("solver", std::string("euler"));
+  if (solver != "euler" && solver != "pingpong")
+    throw PackageError("manifest.json stream.solver is '" + solver + "'; a host samples with 'euler' or 'pingpong'");
+  p.solver = solver == "pingpong" ? Solver::PingPong : Solver::Euler;
   if (m["stream"].contains("unconditional_drops")) {
     const auto drops = field<std::vector<std::string>>(m, {"stream", "unconditional_drops"});
     if (drops != std::vector<std::string>{"text"} && drops != std::vector<std::string>{"text", "controls"})

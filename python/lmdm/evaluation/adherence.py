@@ -220,13 +220,28 @@ def active_crops(dry: Analysis, seconds: float, min_active: float = 0.8) -> list
             if playing[first:first + length].mean() >= min_active]
 
 
+def crops_of(audio: np.ndarray, starts: list[float], seconds: float) -> list[np.ndarray]:
+    """The whole `seconds` crops of audio (at ANALYSIS_RATE) starting at these times."""
+    samples = int(seconds * ANALYSIS_RATE)
+    crops = [audio[int(s * ANALYSIS_RATE):int(s * ANALYSIS_RATE) + samples] for s in starts]
+    return [c for c in crops if len(c) == samples]
+
+
+@torch.no_grad()
+def crop_embeddings(classifier: InstrumentClassifier, audio: np.ndarray, starts: list[float],
+                    seconds: float) -> np.ndarray:
+    """The classifier's embedding (the layer its heads read) of each crop, (crops, width)."""
+    crops = crops_of(audio, starts, seconds)
+    if not crops:
+        return np.zeros((0, classifier.embed.out_features), np.float32)
+    return classifier.embedding(torch.from_numpy(np.stack(crops).astype(np.float32))).numpy()
+
+
 @torch.no_grad()
 def judged_instruments(classifier: InstrumentClassifier, audio: np.ndarray, starts: list[float],
                        seconds: float) -> list[str]:
     """The classifier's top-1 instrument for each crop of audio (at ANALYSIS_RATE)."""
-    samples = int(seconds * ANALYSIS_RATE)
-    crops = [audio[int(s * ANALYSIS_RATE):int(s * ANALYSIS_RATE) + samples] for s in starts]
-    crops = [c for c in crops if len(c) == samples]
+    crops = crops_of(audio, starts, seconds)
     if not crops:
         return []
     logits = classifier(torch.from_numpy(np.stack(crops).astype(np.float32)))["instruments"]

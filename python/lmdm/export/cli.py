@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..streaming.torch_streamer import StreamConfig
 from .manifest import PackageError, check_package
-from .model_package import PRECISIONS, START_CONTEXTS, export_lmdm
+from .model_package import HOST_SOLVERS, PRECISIONS, START_CONTEXTS, export_lmdm
 from .vae_export import export_vae
 
 
@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     lmdm.add_argument("--block-frames", type=int, default=StreamConfig.block_frames)
     lmdm.add_argument("--steps", type=int, default=StreamConfig.steps)
     lmdm.add_argument("--guidance", type=float, default=StreamConfig.guidance)
+    lmdm.add_argument("--solver", choices=HOST_SOLVERS, default=StreamConfig.solver,
+                      help="how a host samples a block: euler, or pingpong for an ARC-Forcing model (lmdm.arc)")
     lmdm.add_argument("--precision", choices=("fp32", *PRECISIONS), default="fp32",
                       help="DiT graphs: int8 (CPU) or fp16 (GPU) measure their latent change against fp32 into "
                            "the manifest")
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "lmdm":
         result = export_lmdm(args.model, args.vae, args.out, args.context_frames, args.block_frames, args.steps,
-                             args.guidance, args.precision, args.optimize, args.start)
+                             args.guidance, args.precision, args.optimize, args.start, args.solver)
     else:
         result = export_vae(args.model, args.out)
     print(json.dumps(result, indent=1))

@@ -53,7 +53,7 @@ def graph_entry(path: Path) -> dict:
 
 
 def build_manifest(out: Path, *, model_config: Any, vae_config: Any, stats: dict, context_frames: int,
-                   block_frames: int, steps: int, guidance: float, guidance_drops_controls: bool,
+                   block_frames: int, steps: int, solver: str, guidance: float, guidance_drops_controls: bool,
                    start_latents: list, time_grid: list[float], control_names: tuple[str, ...], control_hop: int,
                    weights_file: str, prompts_file: str, prompt_count: int, provenance: dict) -> dict:
     """Every section a host reads, for the graphs, weights and prompt bank already written into `out`.
@@ -67,7 +67,7 @@ def build_manifest(out: Path, *, model_config: Any, vae_config: Any, stats: dict
                    "mean": stats["latent_mean"], "std": stats["latent_std"],
                    "decoder_delay_samples": v.decoder_delay},
         "stream": {"variant": c.variant, "context_frames": context_frames, "block_frames": block_frames,
-                   "default_steps": steps, "time_grid": time_grid, "time_shift": 1.0, "solver": "euler",
+                   "default_steps": steps, "time_grid": time_grid, "time_shift": 1.0, "solver": solver,
                    "default_guidance": guidance, "guidance_batch": ["conditional", "unconditional"],
                    "unconditional_drops": ["text", "controls"] if guidance_drops_controls else ["text"],
                    "start_latents": start_latents},

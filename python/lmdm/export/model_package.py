@@ -41,11 +41,11 @@ PRECISIONS = {"int8": ("int8 dynamic (ONNX Runtime), MatMul/Gemm weights", quant
 
 @torch.no_grad()
 def precision_change(fp32: Path, reduced: Path, model, context_frames: int, block_frames: int, steps: int,
-                        guidance: float, blocks: int = 10) -> dict:
+                        guidance: float, solver: str = StreamConfig.solver, blocks: int = 10) -> dict:
     """Stream the same blocks (seed, controls, prompt) through the fp32 and the reduced-precision graphs;
     the latents' differences (each block fed back as context, so errors may grow)."""
     c = model.config
-    config = StreamConfig(context_frames, block_frames, steps, guidance=guidance, seed=0)
+    config = StreamConfig(context_frames, block_frames, steps, solver, guidance=guidance, seed=0)
     streams = [OnnxStreamer(folder, c.variant, c.layers, c.heads, c.head_dim, c.latent_dim, c.text_dim, config)
                for folder in (fp32, reduced)]
     rng = np.random.default_rng(0)
@@ -87,16 +87,21 @@ def reduce_precision(out: Path, graphs: dict[str, Path], precision: str, measure
 
 
 START_CONTEXTS = ("nothing", "silence")
+HOST_SOLVERS = ("euler", "pingpong")  # what the C++ engine implements (ModelPackage::Solver)
 
 
 def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames: int, block_frames: int,
                 steps: int, guidance: float, precision: str = "fp32", optimize: bool = True,
-                start: str = "nothing") -> dict:
+                start: str = "nothing", solver: str = StreamConfig.solver) -> dict:
     """Write and validate a model package: DiT graphs in fp32, or int8 / fp16 with the quality change
     measured; every graph optimised offline unless `optimize` is off. `start`: the context a stream
     starts from: "nothing" (block-causal models fine-tuned with context dropout generate the first
     block from the controls and the prompt alone, and the cache fills block by block) or "silence"
-    (C frames of the VAE's latents of silence, which a model without context dropout needs)."""
+    (C frames of the VAE's latents of silence, which a model without context dropout needs). `solver`:
+    "euler", or "pingpong" for a model post-trained by ARC-Forcing (lmdm.arc), which a host then samples
+    the way it was trained (lmdm.dit.flow)."""
+    if solver not in HOST_SOLVERS:
+        raise SystemExit(f"a host samples with one of {HOST_SOLVERS}, not {solver!r}")
     model, stats = load_dit(model_folder)
     if start == "nothing" and not Variant(model.config.variant).incremental:
         raise SystemExit("--start nothing needs a blockcausal model (encdec always encodes C context frames)")
@@ -111,7 +116,7 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
     quantization = None  # the reduced precision and its measured change, if any
     if precision != "fp32":
         quantization = reduce_precision(out, graphs, precision, lambda fp32, reduced: precision_change(
-            fp32, reduced, model, context_frames, block_frames, steps, guidance))
+            fp32, reduced, model, context_frames, block_frames, steps, guidance, solver))
     silence, _ = vae.encode(torch.zeros(1, context_frames * vae.config.samples_per_latent))
     start_latents = normalise_latents(silence[0].T, stats).tolist() if start == "silence" else []
     bank = prompt_bank()
@@ -122,7 +127,8 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
                   if (model_folder / "model.safetensors").exists() else None,
                   "vae_sha256": sha256(vae_folder / "model.safetensors")}
     manifest = build_manifest(out, model_config=model.config, vae_config=vae.config, stats=stats,
-                              context_frames=context_frames, block_frames=block_frames, steps=steps, guidance=guidance,
+                              context_frames=context_frames, block_frames=block_frames, steps=steps, solver=solver,
+                              guidance=guidance,
                               guidance_drops_controls=StreamConfig.guidance_drops_controls,
                               start_latents=start_latents, time_grid=time_grid(steps), control_names=CONTROL_NAMES,
                               control_hop=ControlConfig().hop, weights_file=SHARED_WEIGHTS,

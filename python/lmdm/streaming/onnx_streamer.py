@@ -3,7 +3,7 @@
 The reference the C++ engine matches (tests/python/engine/test_engine_model.py, latents within 1e-3): it
 holds the state a host holds (the KV ring, the context latents for encdec, the grid's modulations,
 the noise generator) and calls timestep / context_encoder /
-denoiser (lmdm.export.dit_graphs) with the Euler or Heun update and the CFG mix done here, not in a graph.
+denoiser (lmdm.export.dit_graphs) with the Euler, Heun or ping-pong update and the CFG mix done here, not in a graph.
 Same seed, same controls and prompt -> the same latents as lmdm.streaming.torch_streamer.Streamer (PyTorch).
 """
 
@@ -83,8 +83,9 @@ class OnnxStreamer:
         if not self.variant.incremental:  # encdec: the whole context window again
             self.cache.reset()
             self.cache.append(self._encode(self.latents, self.values, self.present, self.position - c.context_frames))
+        fresh = lambda: torch.from_numpy(self.noise(c.block_frames, self.latent_dim))
         block = solve(lambda x, t: torch.from_numpy(self._velocity(x.numpy(), t, values, present)), noise,
-                      self.grid, c.solver).numpy()
+                      self.grid, c.solver, fresh).numpy()
         if self.variant.incremental:
             self.cache.slide(max(0, self.cache.length + c.block_frames - self.cache.capacity))
             self._append(block, values, present, self.position)

@@ -1,7 +1,8 @@
 """Block-by-block generation with the streaming variants, KV-cached or (as a reference) uncached.
 
-Each block: draw noise for B target frames, integrate the flow over S steps (Euler or Heun, classifier-
-free guidance batched cond/uncond), append the block to the context, slide the window. The
+Each block: draw noise for B target frames, integrate the flow over S steps (Euler or Heun, or sample
+by ping-pong, which draws fresh noise per step after the block's; classifier-free guidance batched
+cond/uncond), append the block to the context, slide the window. The
 unconditional row has no prompt and, by default, no sketch controls either, so guidance strengthens
 the player's loudness, brightness and pitch as well as the prompt (`guidance_drops_controls`).
 - outpaint: every step is one pass over C + B frames (context re-noised to the step's t, as in §3.2).
@@ -31,7 +32,7 @@ class StreamConfig:
     context_frames: int = 64  # C: 1.5 s of latents
     block_frames: int = 16  # B: 0.37 s, the delay a musician hears is about one block plus compute
     steps: int = 8  # S
-    solver: str = "euler"
+    solver: str = "euler"  # or "heun"; "pingpong" for ARC-Forcing's few-step models (lmdm.dit.flow)
     time_shift: float = 1.0
     guidance: float = 2.0  # CFG scale (the packages' default); 1 = conditional only (one pass instead of two)
     seed: int = 0
@@ -100,7 +101,8 @@ class Streamer:
             velocity = lambda x, t: self._cached_velocity(x, t, control_values, control_present)
         else:
             velocity = lambda x, t: self._reference_velocity(x, t, control_values, control_present)
-        block = solve(velocity, noise, self.grid, c.solver)
+        fresh = lambda: torch.randn(c.block_frames, self.model.config.latent_dim, generator=self.generator)
+        block = solve(velocity, noise, self.grid, c.solver, fresh)
         self._remember(block, control_values, control_present)
         return block
 

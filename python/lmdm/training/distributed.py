@@ -28,6 +28,17 @@ def warmup_learning_rate(peak: float, warmup_steps: int, step: int) -> float:
     return peak * min(1.0, (step + 1) / max(1, warmup_steps))
 
 
+def average_gradients(model: torch.nn.Module, world: int) -> None:
+    """All-reduce the gradients to their mean over ranks: DDP by hand, for trainers whose networks are
+    called through several methods per step (rollouts), where DDP's forward hooks do not see every use."""
+    if world == 1:
+        return
+    for parameter in model.parameters():
+        if parameter.grad is not None:
+            dist.all_reduce(parameter.grad)
+            parameter.grad /= world
+
+
 def replicas_in_sync(model: torch.nn.Module, world: int) -> bool:
     """Whether every DDP rank ends with bit-identical weights (a cheap check worth doing at every exit)."""
     if world == 1:

@@ -30,6 +30,28 @@ def test_heun_is_more_accurate_than_euler_on_a_curved_field():
     assert errors["heun"] < errors["euler"] / 5
 
 
+def test_pingpong_recovers_the_sample_from_an_exact_field_and_renoises_between_steps():
+    clean = torch.randn(4)
+    draws = []
+
+    def fresh() -> torch.Tensor:
+        draws.append(torch.randn(4))
+        return draws[-1]
+
+    # the exact velocity of the straight path through x: (x - clean) / t, so x - t v = clean at every step
+    result = solve(lambda x, t: (x - clean) / t, torch.randn(4), time_grid(4), "pingpong", fresh)
+    assert torch.allclose(result, clean, atol=1e-6) and len(draws) == 3  # one draw per step before the last
+    seen = []
+    solve(lambda x, t: seen.append(x.clone()) or (x - clean) / t, torch.randn(4), time_grid(2), "pingpong",
+          lambda: torch.zeros(4))
+    assert torch.allclose(seen[1], 0.5 * clean, atol=1e-6)  # re-noised to t = 0.5 with (zero) fresh noise
+
+
+def test_pingpong_without_a_noise_source_is_refused():
+    with pytest.raises(ValueError, match="fresh noise"):
+        solve(lambda x, t: x, torch.ones(1), time_grid(2), "pingpong")
+
+
 def test_time_grid_runs_from_noise_to_data_and_shift_spends_more_steps_at_high_noise():
     plain, shifted = time_grid(4), time_grid(4, shift=3.0)
     assert plain[0] == shifted[0] == 1.0 and plain[-1] == shifted[-1] == 0.0 and len(plain) == 5

@@ -15,7 +15,6 @@ from lmdm.conditioning.sketch import SKETCH_CONTROLS
 from lmdm.dit.model import DiT, tiny_config
 from lmdm.dit.train import TrainDiTConfig, drop_context, flow_loss, insert_rests, load_init_weights
 from lmdm.dit.windows import LatentWindows
-from lmdm.latents.build import LatentCacheConfig, build_latent_cache
 from lmdm.latents.cache import GUITAR_CONTROLS, GUITAR_LATENTS
 from lmdm.latents.guitar_controls import GuitarControlsConfig, build_guitar_controls
 from lmdm.latents.guitar_envelope import GuitarEnvelopeConfig, apply_frame_gain, build_guitar_envelope, envelope_gain_db
@@ -23,16 +22,6 @@ from lmdm.vae.model import VAE, save_vae
 from lmdm.vae.model import tiny_config as tiny_vae_config
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def latent_data(small_dataset, tmp_path_factory) -> tuple[Path, Path]:
-    torch.manual_seed(0)
-    vae = tmp_path_factory.mktemp("vae") / "vae"
-    save_vae(VAE(tiny_vae_config()), vae)
-    folder = build_latent_cache(LatentCacheConfig(data=small_dataset, vae=vae, threads=1))
-    assert json.loads((folder / "stats.json").read_text())["train_frames"] > 1000
-    return small_dataset, vae
 
 
 def command(latent_data, run: Path, steps: int, *extra: str) -> list[str]:

@@ -53,6 +53,26 @@ def test_guidance_without_the_controls_matches_the_reference_and_changes_the_out
     assert np.abs(outputs["text"] - outputs["text and controls"]).max() > 1e-2
 
 
+def test_pingpong_sampling_matches_the_reference_and_differs_from_euler(engine_module, package, tmp_path):
+    """stream.solver "pingpong" (ARC-Forcing's few-step models): the engine re-noises each step's clean
+    prediction with the same fresh noise as the Python reference, so the latents agree; Euler's differ."""
+    pingpong = broken(package, tmp_path, edit_manifest(lambda m: m["stream"].update(solver="pingpong")))
+    latents = {}
+    for name, folder in (("euler", package[0]), ("pingpong", pingpong)):
+        reference, engine = LiveDelay(folder, LiveSettings(seed=3)), engine_module.LmdmModel(str(folder))
+        engine.restart(3)
+        prompt = reference.prompts["violin"]
+        reference.set_prompt(prompt)
+        engine.set_prompt(prompt)
+        audio = guitar_like(4 * reference.block_samples, notes=5, period=1 / 3)
+        for block in np.split(audio, 4):
+            reference.process(block)
+            engine.process(block)
+            assert np.abs(engine.last_latents - reference.last_latents).max() <= 1e-3, name
+        latents[name] = reference.last_latents
+    assert np.abs(latents["pingpong"] - latents["euler"]).max() > 1e-2
+
+
 def test_engine_is_seeded_and_restartable(engine_module, package):
     folder, _ = package
     engine = engine_module.LmdmModel(str(folder))
@@ -140,6 +160,7 @@ def edit_manifest(change):
     (edit_manifest(lambda m: m.update(schema_version=99)), "schema_version 99; this build reads version 1"),
     (edit_manifest(lambda m: m["stream"].pop("block_frames")), "no 'stream.block_frames'"),
     (edit_manifest(lambda m: m["stream"].update(variant="outpaint")), "'outpaint'; a host streams"),
+    (edit_manifest(lambda m: m["stream"].update(solver="heun")), "solver is 'heun'; a host samples with"),
     (edit_manifest(lambda m: m["stream"].update(unconditional_drops=["controls"])),
      "unconditional_drops must be \\[\"text\"\\] or"),
     (edit_manifest(lambda m: m["graphs"]["denoiser"]["inputs"][0].update(shape=["batch", "frames", 7])),

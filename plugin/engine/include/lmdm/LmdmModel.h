@@ -3,8 +3,8 @@
 // noise and update rule, so the same output), and the worker-side core of LmdmProcessor.
 //
 // Per block: features over [previous block, this block] -> the block's controls (those that follow
-// the input, median-smoothed); S Euler steps of the denoiser over the KV cache with classifier-free
-// guidance (rows: conditional, unconditional); the new block into the cache (blockcausal: appended,
+// the input, median-smoothed); S steps of the denoiser over the KV cache (Euler, or ping-pong for
+// ARC-Forcing's few-step models: the package's stream.solver) with classifier-free guidance (rows: conditional, unconditional); the new block into the cache (blockcausal: appended,
 // the ring sliding; encdec: the last C latents re-encoded next block); the VAE decoder, its state
 // carried. Not real-time safe: it runs on the worker thread.
 #pragma once
@@ -88,7 +88,7 @@ class LmdmModel {
   std::vector<float> frameValues_, framePresent_, medianScratch_, medianWindow_;  // the feature window's frames
   std::vector<float> contextLatents_, contextValues_, contextPresent_;  // encdec: the last C frames
   std::vector<float> batchedLatents_, batchedValues_, batchedPresent_;
-  std::vector<float> latents_, decoderInput_;
+  std::vector<float> latents_, freshNoise_, decoderInput_;
   std::vector<std::vector<float>> decoderState_;
   std::vector<std::vector<std::int64_t>> decoderStateShapes_;
   std::vector<std::string> decoderStateNames_;

@@ -47,6 +47,11 @@ struct PromptPreset {
     start from an empty cache. */
 enum class Variant { EncDec, BlockCausal };
 
+/** How a block is sampled from the denoiser's velocities (manifest stream.solver; python: lmdm.dit.flow.solve).
+    Euler integrates the flow; PingPong (ARC-Forcing's few-step models) predicts the clean block at each
+    time of the grid and re-noises it to the next time with fresh noise. */
+enum class Solver { Euler, PingPong };
+
 struct ModelPackage {
   static constexpr int kSchemaVersion = 1;
   static constexpr int kControls = 3;  // loudness, brightness, pitch
@@ -60,6 +65,7 @@ struct ModelPackage {
   bool guidanceDropsControls = false;  // CFG's unconditional row lacks the controls too, not only the prompt
                                        // (manifest stream.unconditional_drops; absent in the first packages)
   double timeShift = 1.0;
+  Solver solver = Solver::Euler;
   std::vector<float> latentMean, latentStd;
   std::vector<float> startLatents;  // contextFrames x latentDim, normalised; empty: a blockcausal stream
                                     // starts from nothing (the first block sees only controls and prompt)

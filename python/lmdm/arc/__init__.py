@@ -1,0 +1,1 @@
+"""ARC-Forcing (paper §1, §4): adversarial relativistic-contrastive post-training on the model's own rollouts."""

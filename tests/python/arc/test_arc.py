@@ -1,0 +1,198 @@
+"""ARC-Forcing: the differentiable rollout equals the streaming model, the discriminator, the losses, the trainer."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lmdm.arc.discriminator import Discriminator
+from lmdm.arc.losses import noise_times, relativistic
+from lmdm.arc.rollout import roll_out, visible_prefix
+from lmdm.dit.masks import window_mask
+from lmdm.dit.model import DiT, tiny_config
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def random_model(seed: int = 0) -> DiT:
+    torch.manual_seed(seed)
+    model = DiT(tiny_config(variant="blockcausal", latent_dim=4))
+    for parameter in model.parameters():  # adaLN-zero would make a fresh model output zeros
+        torch.nn.init.normal_(parameter, std=0.2)
+    return model
+
+
+def reference_block(model: DiT, context: torch.Tensor, noise: torch.Tensor, values, present, text,
+                    block: int, window: int) -> torch.Tensor:
+    """One Euler step from t = 1 over the whole history with the block-causal mask: the definition."""
+    frames = context.shape[1] + block
+    mask = window_mask("blockcausal", context.shape[1], block, block, window)
+    noisy = torch.cat([torch.zeros_like(context), noise], 1)
+    clean = torch.cat([context, torch.zeros_like(noise)], 1)
+    is_context = torch.arange(frames) < context.shape[1]
+    v = model(noisy, torch.ones(1), values[:, :frames], present[:, :frames], text, clean=clean,
+              is_context=is_context, mask=mask)
+    return noise - v[:, -block:]
+
+
+@torch.no_grad()
+def test_a_one_step_rollout_equals_the_block_causal_model_block_by_block():
+    model, block, window, chunks = random_model(), 4, 8, 3
+    prefix = torch.randn(1, 8, 4)
+    values, present = torch.randn(1, 8 + chunks * block, 3), torch.ones(1, 8 + chunks * block, 3)
+    text = torch.randn(1, 384)
+    generator = torch.Generator().manual_seed(5)
+    rolled, steps = roll_out(model, prefix, torch.ones(1, 8, dtype=torch.bool), values, present, text, chunks, block,
+                             window, 1, generator)
+    assert steps == [1] * chunks
+    replay = torch.Generator().manual_seed(5)  # the rollout's draws: the step count, then the block's noise
+    context = prefix
+    for chunk in range(chunks):
+        torch.randint(1, 2, (1,), generator=replay)
+        noise = torch.randn(1, block, 4, generator=replay)
+        expected = reference_block(model, context, noise, values, present, text, block, window)
+        assert torch.allclose(rolled[:, chunk * block:(chunk + 1) * block], expected, atol=1e-4)
+        context = torch.cat([context, expected], 1)
+
+
+def test_gradient_reaches_the_generator_through_every_block():
+    model = random_model()
+    prefix = torch.randn(2, 8, 4)
+    values, present = torch.randn(2, 20, 3), torch.ones(2, 20, 3)
+    rolled, steps = roll_out(model, prefix, torch.ones(2, 8, dtype=torch.bool), values, present, torch.randn(2, 384),
+                             3, 4, 8, 3, torch.Generator().manual_seed(0))
+    assert rolled.shape == (2, 12, 4) and all(1 <= s <= 3 for s in steps)
+    for chunk in range(3):
+        model.zero_grad()
+        rolled[:, chunk * 4:(chunk + 1) * 4].sum().backward(retain_graph=True)
+        assert model.noisy_in.weight.grad.abs().sum() > 0
+
+
+def test_a_hidden_prefix_changes_nothing_it_hides():
+    model = random_model()
+    prefix = torch.randn(1, 8, 4)
+    values, present = torch.randn(1, 12, 3), torch.ones(1, 12, 3)
+    hidden = torch.zeros(1, 8, dtype=torch.bool)
+    run = lambda p: roll_out(model, p, hidden, values, present, torch.randn(1, 384, generator=torch.Generator().manual_seed(1)),
+                             1, 4, 8, 2, torch.Generator().manual_seed(0))[0]
+    with torch.no_grad():
+        assert torch.allclose(run(prefix), run(torch.randn(1, 8, 4)), atol=1e-5)
+
+
+def test_prefix_visibility_follows_the_dropout_probabilities():
+    generator = torch.Generator().manual_seed(0)
+    visible = visible_prefix(4000, 64, 16, 0.25, 0.1, generator)
+    none, whole = (~visible.any(1)).float().mean(), visible.all(1).float().mean()
+    assert abs(none - 0.25) < 0.03 and abs(whole - 0.65) < 0.03
+    partial = visible[visible.any(1) & ~visible.all(1)]
+    assert partial[:, -1].all() and set(partial.sum(1).tolist()) <= {16, 32, 48}  # the newest whole blocks
+
+
+def test_the_discriminator_starts_from_the_generators_layers_and_scores_every_fourth_frame():
+    model = random_model()
+    discriminator = Discriminator(model, exit_layer=1, head_channels=8)
+    assert len(discriminator.backbone.blocks) == 1
+    assert torch.equal(discriminator.backbone.blocks[0].qkv.weight, model.blocks[0].qkv.weight)
+    window, prefix = torch.randn(3, 16, 4), torch.randn(3, 8, 4)
+    scores = discriminator(window, torch.full((3,), 0.5), prefix, torch.ones(3, 8, dtype=torch.bool),
+                           torch.randn(3, 24, 3), torch.ones(3, 24, 3), torch.randn(3, 384))
+    assert scores.shape == (3, 4)
+    hidden = torch.zeros(3, 8, dtype=torch.bool)
+    score = lambda p: discriminator(window, torch.full((3,), 0.5), p, hidden, torch.zeros(3, 24, 3),
+                                    torch.ones(3, 24, 3), torch.zeros(3, 384))
+    with torch.no_grad():  # a hidden prefix cannot sway the score
+        assert torch.allclose(score(prefix), score(torch.randn(3, 8, 4)), atol=1e-5)
+    with pytest.raises(ValueError, match="exit_layer"):
+        Discriminator(model, exit_layer=3)
+
+
+def test_relativistic_loss_and_noise_levels():
+    assert relativistic(torch.tensor([5.0]), torch.tensor([-5.0])) < 0.01 < relativistic(torch.tensor([-5.0]), torch.tensor([5.0]))
+    t = noise_times(10_000, (-6.0, 2.0), torch.Generator().manual_seed(0))
+    assert 0.26 < t.min() and t.max() < 0.96  # sigmoid(1) .. sigmoid(3)
+
+
+# ----------------------------------------------------------------------------- the trainer, end to end
+
+
+@pytest.fixture(scope="module")
+def blockcausal_model(latent_data, tmp_path_factory) -> Path:
+    """A tiny random block-causal LMDM over the small data set's latents, as a shipped model folder."""
+    from lmdm.dit.files import save_dit
+    from lmdm.latents.cache import training_cache
+
+    data, vae = latent_data
+    stats = training_cache(data, vae) / "stats.json"
+    latent_dim = len(json.loads(stats.read_text())["latent_mean"])
+    torch.manual_seed(0)
+    model = DiT(tiny_config(variant="blockcausal", latent_dim=latent_dim))
+    for parameter in model.parameters():
+        torch.nn.init.normal_(parameter, std=0.1)
+    folder = tmp_path_factory.mktemp("blockcausal") / "model"
+    save_dit(model.eval(), folder, stats)
+    return folder
+
+
+def arc_command(latent_data, model: Path, run: Path, steps: int) -> list[str]:
+    data, vae = latent_data
+    return [sys.executable, "-m", "lmdm.arc.train", "--data", str(data), "--vae", str(vae), "--init-from", str(model),
+            "--run-dir", str(run), "--context-frames", "8", "--block-frames", "4", "--chunks", "2",
+            "--max-block-steps", "2", "--head-channels", "8", "--batch-size", "2", "--log-every", "1",
+            "--threads", "1", "--max-steps", str(steps)]
+
+
+def run(arguments: list[str]) -> dict:
+    result = subprocess.run(arguments, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_arc_training_logs_both_players_and_a_resumed_run_equals_an_uninterrupted_one(latent_data, blockcausal_model,
+                                                                                      tmp_path):
+    from safetensors.torch import load_file
+
+    run(arc_command(latent_data, blockcausal_model, tmp_path / "straight", 4))
+    run(arc_command(latent_data, blockcausal_model, tmp_path / "resumed", 2))
+    summary = run(arc_command(latent_data, blockcausal_model, tmp_path / "resumed", 4))
+    assert summary["step"] == 4
+    rows = [json.loads(line) for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [1, 2, 3, 4]
+    assert all(np.isfinite(row[key]) for row in rows for key in ("generator_loss", "discriminator_loss",
+                                                                  "contrastive_text", "real_above_fake"))
+    assert (tmp_path / "resumed" / "loss.png").exists()
+    for name in ("ema", "discriminator"):
+        straight = load_file(tmp_path / "straight" / "checkpoint" / f"{name}.safetensors")
+        resumed = load_file(tmp_path / "resumed" / "checkpoint" / f"{name}.safetensors")
+        assert all(torch.equal(straight[k], resumed[k]) for k in straight), name
+    start, trained = (load_file(path) for path in (blockcausal_model / "model.safetensors",
+                                                   tmp_path / "straight" / "checkpoint" / "model.safetensors"))
+    assert any(not torch.equal(start[k].float(), trained[k]) for k in start)  # the generator moved
+
+
+def test_arc_ddp_two_processes_stay_in_sync(latent_data, blockcausal_model, tmp_path):
+    arguments = arc_command(latent_data, blockcausal_model, tmp_path / "ddp", 2)
+    summary = run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29543",
+                   "-m", "lmdm.arc.train", *arguments[3:]])
+    assert summary["step"] == 2 and summary["replicas_in_sync"] is True
+
+
+def test_an_arc_run_exports_as_a_pingpong_package_that_streams(latent_data, blockcausal_model, tmp_path):
+    from lmdm.streaming.live import LiveDelay
+
+    _, vae = latent_data
+    run(arc_command(latent_data, blockcausal_model, tmp_path / "arc", 1))
+    out = tmp_path / "pkg"
+    result = subprocess.run([sys.executable, str(REPO / "export" / "export_onnx.py"), "lmdm", "--model", str(tmp_path / "arc"),
+                             "--vae", str(vae), "--out", str(out), "--context-frames", "8", "--block-frames", "4",
+                             "--steps", "2", "--guidance", "1", "--solver", "pingpong"],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stream = json.loads((out / "manifest.json").read_text())["stream"]
+    assert (stream["solver"], stream["default_steps"], stream["default_guidance"]) == ("pingpong", 2, 1.0)
+    delay = LiveDelay(out)
+    outputs = [delay.process(np.zeros(delay.block_samples, np.float32)) for _ in range(3)]
+    assert all(np.isfinite(o).all() for o in outputs)
