@@ -160,7 +160,7 @@ PYBIND11_MODULE(_engine, m) {
            py::call_guard<py::gil_scoped_release>())
       .def("set_settings", [](lmdm::LmdmModel& m, int steps, float guidance, std::array<bool, 3> follow, int smoothing) {
              m.setSettings(lmdm::GenerationSettings{steps, guidance, follow, smoothing});
-           }, py::arg("steps") = 0, py::arg("guidance") = -1.0f, py::arg("follow") = std::array<bool, 3>{true, true, true},
+           }, py::arg("steps") = 0, py::arg("guidance") = 0.0f, py::arg("follow") = std::array<bool, 3>{true, true, true},
            py::arg("smoothing") = 1)
       .def("set_prompt", &setPrompt, py::arg("embedding"))
       .def("process", &processBlock, py::arg("block"), "One block of model-rate audio in, one block out.")

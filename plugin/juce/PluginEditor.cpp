@@ -44,6 +44,12 @@ void LmdmAudioProcessorEditor::addControl(const lmdm::ParameterSpec& spec) {
     addAndMakeVisible(*control.slider);
     control.sliderAttachment = std::make_unique<juce::AudioProcessorValueTreeState::SliderAttachment>(state, key, *control.slider);
     if (!spec.unit.empty()) control.slider->setTextValueSuffix(" " + toJuce(spec.unit));
+    if (!spec.minimumText.empty()) {
+      control.slider->textFromValueFunction = [spec](double value) {
+        return valueText(spec, static_cast<float>(value), spec.isInteger ? 0 : 2);
+      };
+      control.slider->updateText();
+    }
     if (spec.id == lmdm::ParameterId::PromptA || spec.id == lmdm::ParameterId::PromptB) {
       control.slider->textFromValueFunction = [this](double value) { return promptName(value); };
       control.slider->updateText();

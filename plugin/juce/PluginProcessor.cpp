@@ -60,14 +60,16 @@ juce::AudioProcessorValueTreeState::ParameterLayout LmdmAudioProcessor::createLa
     if (spec.isToggle)
       layout.add(std::make_unique<juce::AudioParameterBool>(id, toJuce(spec.label), spec.defaultValue > 0.5f));
     else if (spec.isInteger)
-      layout.add(std::make_unique<juce::AudioParameterInt>(id, toJuce(spec.label), static_cast<int>(spec.minValue),
-                                                           static_cast<int>(spec.maxValue),
-                                                           static_cast<int>(spec.defaultValue)));
+      layout.add(std::make_unique<juce::AudioParameterInt>(
+          id, toJuce(spec.label), static_cast<int>(spec.minValue), static_cast<int>(spec.maxValue),
+          static_cast<int>(spec.defaultValue),
+          juce::AudioParameterIntAttributes().withStringFromValueFunction(
+              [spec](int value, int) { return valueText(spec, static_cast<float>(value), 0); })));
     else
       layout.add(std::make_unique<juce::AudioParameterFloat>(
           id, toJuce(spec.label), juce::NormalisableRange<float>(spec.minValue, spec.maxValue), spec.defaultValue,
           juce::AudioParameterFloatAttributes()
-              .withStringFromValueFunction([](float value, int) { return juce::String(value, 2); })
+              .withStringFromValueFunction([spec](float value, int) { return valueText(spec, value, 2); })
               .withLabel(toJuce(spec.unit))));
   }
   return layout;

@@ -13,6 +13,12 @@
 /** The engine's parameter keys and labels as JUCE strings. */
 inline juce::String toJuce(std::string_view text) { return juce::String(text.data(), static_cast<size_t>(text.size())); }
 
+/** A parameter's value as shown to the user: its minimum text where the minimum means something else. */
+inline juce::String valueText(const lmdm::ParameterSpec& spec, float value, int decimals) {
+  if (!spec.minimumText.empty() && value <= spec.minValue) return toJuce(spec.minimumText);
+  return decimals == 0 ? juce::String(static_cast<int>(value)) : juce::String(value, decimals);
+}
+
 class LmdmAudioProcessor final : public juce::AudioProcessor {
  public:
   LmdmAudioProcessor();

@@ -104,7 +104,7 @@ LmdmModel::LmdmModel(std::shared_ptr<const ModelPackage> package, const SessionS
 void LmdmModel::setSettings(const GenerationSettings& settings) {
   settings_ = settings;
   settings_.smoothing = std::max(1, settings.smoothing | 1);
-  guidance_ = settings.guidance < 0.0f ? package_->defaultGuidance : settings.guidance;
+  guidance_ = settings.guidance <= 0.0f ? package_->defaultGuidance : settings.guidance;
   const int steps = settings.steps > 0 ? settings.steps : package_->defaultSteps;
   if (static_cast<int>(grid_.size()) != steps + 1) prepareGrid(steps);
 }

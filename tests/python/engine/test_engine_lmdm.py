@@ -52,6 +52,17 @@ def test_model_parameters_change_the_output(engine_module, package):
     np.testing.assert_array_equal(base, again)
 
 
+def test_steps_and_guidance_default_to_the_packages_own(engine_module, package):
+    """At 0 (their default) the Steps and Guidance parameters mean the manifest's default_steps and
+    default_guidance, so an ARC-Forcing package plays at its few steps without guidance unasked."""
+    specs = {s["key"]: s for s in engine_module.parameter_specs()}
+    assert specs["steps"]["default"] == specs["guidance"]["default"] == 0.0
+    stream = json.loads((package[0] / "manifest.json").read_text())["stream"]
+    _, _, by_default = render(engine_module, package[0])
+    _, _, told = render(engine_module, package[0], steps=stream["default_steps"], guidance=stream["default_guidance"])
+    np.testing.assert_array_equal(by_default, told)
+
+
 def test_a_broken_package_passes_audio_through_with_the_reason(engine_module, package, tmp_path):
     engine, signal, out = render(engine_module, tmp_path, seconds=0.5)
     assert "model not loaded" in engine.model_status and "manifest.json" in engine.model_status

@@ -23,8 +23,8 @@
 namespace lmdm {
 
 struct GenerationSettings {
-  int steps = 0;            // 0: the package's default
-  float guidance = -1.0f;   // < 0: the package's default
+  int steps = 0;            // <= 0: the package's default
+  float guidance = 0.0f;    // <= 0: the package's default
   std::array<bool, ModelPackage::kControls> follow{true, true, true};  // loudness, brightness, pitch
   int smoothing = 1;        // median width in control frames (made odd)
 };

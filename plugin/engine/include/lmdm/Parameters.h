@@ -29,6 +29,7 @@ struct ParameterSpec {
   bool isToggle;
   bool isInteger = false;
   std::string_view unit = "";  // shown beside the value, e.g. "dB"
+  std::string_view minimumText = "";  // shown instead of the value at the minimum, when it means something else
 };
 
 inline constexpr int kMaxPrompts = 16;  // prompt slots a parameter can name; a package may fill fewer
@@ -41,8 +42,10 @@ inline constexpr std::array<ParameterSpec, 16> kParameterSpecs{{
     {ParameterId::PromptA, "prompt_a", "Prompt A", 0.0f, kMaxPrompts - 1.0f, 0.0f, false, true},
     {ParameterId::PromptB, "prompt_b", "Prompt B", 0.0f, kMaxPrompts - 1.0f, 1.0f, false, true},
     {ParameterId::Morph, "morph", "Morph", 0.0f, 1.0f, 0.0f, false},
-    {ParameterId::Guidance, "guidance", "Guidance", 1.0f, 6.0f, 2.0f, false},
-    {ParameterId::Steps, "steps", "Steps", 1.0f, 32.0f, 8.0f, false, true},
+    // At 0, guidance and steps are the package's own (manifest stream.default_guidance / default_steps):
+    // 2 and 8 for a flow-matching package, 1 and 2 for an ARC-Forcing one, which samples differently.
+    {ParameterId::Guidance, "guidance", "Guidance", 0.0f, 6.0f, 0.0f, false, false, "", "package default"},
+    {ParameterId::Steps, "steps", "Steps", 0.0f, 32.0f, 0.0f, false, true, "", "package default"},
     {ParameterId::FollowLoudness, "follow_loudness", "Follow loudness", 0.0f, 1.0f, 1.0f, true},
     {ParameterId::FollowBrightness, "follow_brightness", "Follow brightness", 0.0f, 1.0f, 1.0f, true},
     {ParameterId::FollowPitch, "follow_pitch", "Follow pitch", 0.0f, 1.0f, 1.0f, true},
