@@ -1,10 +1,11 @@
-"""A block-causal LMDM rolled out over several blocks with its KV cache, differentiably (Self-Forcing).
+"""A streaming LMDM rolled out over several blocks with its KV cache, differentiably (Self-Forcing).
 
 The generator of ARC-Forcing: from a real prefix (all of it, part of it, or none visible: context
 dropout, as a stream starts), each of `chunks` blocks is sampled by ping-pong (lmdm.dit.flow) with a
 random number of steps from 1 to `max_steps`, the same for the batch; only the last step of a block
 carries gradient (the earlier ones only set where it starts), and the clean block, detached, is
-encoded into the cache that the next block reads, as the streaming engine does. What the
+encoded into the cache that the next block reads, as the streaming engine does (blockcausal: the
+block appended to the cache; encdec: the last C frames re-encoded before each block). What the
 discriminator then judges is every block of the rollout at once, so the loss spans blocks.
 
 The cache is a plain list of per-layer keys and values with a per-example validity mask (hidden
@@ -20,6 +21,7 @@ import torch
 from ..dit.flow import time_grid
 from ..dit.masks import window_mask
 from ..dit.model import KV, DiT
+from ..dit.variants import Variant
 
 
 @dataclass
@@ -47,17 +49,20 @@ def visible_prefix(batch: int, prefix_frames: int, block_frames: int, no_context
     return torch.arange(prefix_frames)[None, :] >= first[:, None]
 
 
-def encode_prefix(model: DiT, latents: torch.Tensor, values: torch.Tensor, present: torch.Tensor,
-                  text: list[KV], visible: torch.Tensor, block_frames: int, context_frames: int) -> RolloutCache:
-    """Keys and values of a clean prefix (N, P, D) whose frames are visible or hidden per example
-    (N, P); hidden frames are attended by nobody but themselves, as in training's context dropout."""
+def encode_context(model: DiT, latents: torch.Tensor, values: torch.Tensor, present: torch.Tensor, text: list[KV],
+                   visible: torch.Tensor, block_frames: int, context_frames: int, first: int = 0) -> RolloutCache:
+    """Keys and values of clean context frames (N, P, D) starting at absolute frame `first`, under the
+    model's own context mask (blockcausal: block by block; encdec: all of it at once), visible or
+    hidden per example (N, P): hidden frames are attended by nobody but themselves, as in training's
+    context dropout."""
     batch, frames = latents.shape[:2]
-    own = window_mask("blockcausal", frames, 0, block_frames, context_frames).to(latents.device)
-    eye = torch.eye(frames, dtype=torch.bool, device=latents.device)
+    device = latents.device
+    own = window_mask(model.config.variant, frames, 0, block_frames, context_frames).to(device)
+    eye = torch.eye(frames, dtype=torch.bool, device=device)
     mask = (own[None] & visible[:, None, :]) | eye[None]
-    h = model.frame_inputs(None, latents, torch.ones(frames, dtype=torch.bool, device=latents.device), values, present)
-    modulations, _ = model.time_modulations(torch.zeros(batch, device=latents.device))
-    _, kv = model.run_blocks(h, modulations, torch.arange(frames, device=latents.device), text, mask[:, None])
+    h = model.frame_inputs(None, latents, torch.ones(frames, dtype=torch.bool, device=device), values, present)
+    modulations, _ = model.time_modulations(torch.zeros(batch, device=device))
+    _, kv = model.run_blocks(h, modulations, torch.arange(first, first + frames, device=device), text, mask[:, None])
     return RolloutCache(kv, visible)
 
 
@@ -98,14 +103,22 @@ def roll_out(model: DiT, prefix: torch.Tensor, visible: torch.Tensor, values: to
     steps each block took."""
     batch, prefix_frames, dim = prefix.shape
     device = prefix.device
+    incremental = Variant(model.config.variant).incremental
     text_kv = model.text_kv(model.text_tokens(text, batch))
-    with torch.no_grad():
-        cache = encode_prefix(model, prefix, values[:, :prefix_frames], present[:, :prefix_frames], text_kv, visible,
-                              block_frames, context_frames)
+    history, history_visible = prefix, visible  # encdec: the clean frames its context window slides over
+    if incremental:
+        with torch.no_grad():
+            cache = encode_context(model, prefix, values[:, :prefix_frames], present[:, :prefix_frames], text_kv,
+                                   visible, block_frames, context_frames)
     blocks, steps_taken = [], []
     for chunk in range(chunks):
         first = prefix_frames + chunk * block_frames
         controls = values[:, first:first + block_frames], present[:, first:first + block_frames]
+        if not incremental:  # encdec re-encodes its last C frames before every block, as the engine does
+            start = max(0, first - context_frames)
+            with torch.no_grad():
+                cache = encode_context(model, history[:, start:], values[:, start:first], present[:, start:first],
+                                       text_kv, history_visible[:, start:], block_frames, context_frames, start)
         steps = int(torch.randint(1, max_steps + 1, (1,), generator=generator))
         grid = time_grid(steps)
         x = torch.randn(batch, block_frames, dim, generator=generator).to(device)
@@ -117,7 +130,11 @@ def roll_out(model: DiT, prefix: torch.Tensor, visible: torch.Tensor, values: to
         block = x - t * velocity(model, cache, x, t, *controls, text_kv, first, context_frames)
         blocks.append(block)
         steps_taken.append(steps)
-        if chunk + 1 < chunks:
+        if chunk + 1 < chunks and incremental:
             with torch.no_grad():
                 cache = append_block(model, cache, block.detach(), *controls, text_kv, first, context_frames)
+        elif chunk + 1 < chunks:
+            history = torch.cat([history, block.detach()], 1)
+            history_visible = torch.cat([history_visible, torch.ones(batch, block_frames, dtype=torch.bool,
+                                                                     device=device)], 1)
     return torch.cat(blocks, 1), steps_taken

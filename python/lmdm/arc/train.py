@@ -1,4 +1,4 @@
-"""python -m lmdm.arc.train: ARC-Forcing post-training of a block-causal LMDM; resumable, EMA, DDP.
+"""python -m lmdm.arc.train: ARC-Forcing post-training of a streaming LMDM (blockcausal or encdec); resumable, EMA, DDP.
 
     python -m lmdm.arc.train --init-from models/lmdm-blockcausal --run-dir runs/arc --max-minutes 60
     torchrun --nproc-per-node 2 -m lmdm.arc.train ...        # gradients all-reduced by hand (gloo / NCCL)
@@ -55,7 +55,7 @@ class ArcConfig:
     vae: Path = field(default_factory=lambda: Path("models/vae"))  # selects the latent cache
     latent_cache: str = ""  # a cache folder to read instead (one unpacked where the VAE is absent)
     run_dir: Path = field(default_factory=lambda: Path("runs/arc"))
-    init_from: str = ""  # the block-causal LMDM to post-train: a shipped model folder or a run (its EMA)
+    init_from: str = ""  # the LMDM to post-train (blockcausal or encdec): a shipped model folder or a run (its EMA)
     context_frames: int = StreamConfig.context_frames  # C, the prefix and the cache window
     block_frames: int = StreamConfig.block_frames  # B
     chunks: int = 4  # blocks rolled out per example; the discriminator judges all of them together
@@ -103,8 +103,9 @@ def load_generator(config: ArcConfig, device: torch.device) -> torch.nn.Module:
     if not config.init_from:
         raise SystemExit("ARC-Forcing post-trains a model: give --init-from (a block-causal model folder or run)")
     model, _ = load_dit(Path(config.init_from))
-    if not Variant(model.config.variant).incremental:
-        raise ValueError(f"{config.init_from} is a {model.config.variant} model; ARC-Forcing here rolls out block-causal ones")
+    if not Variant(model.config.variant).routed:
+        raise ValueError(f"{config.init_from} is a {model.config.variant} model; ARC-Forcing rolls out the cached "
+                         "variants (blockcausal, encdec)")
     return model.train().requires_grad_(True).to(device)
 
 

@@ -18,9 +18,9 @@ from lmdm.dit.model import DiT, tiny_config
 REPO = Path(__file__).resolve().parents[3]
 
 
-def random_model(seed: int = 0) -> DiT:
+def random_model(seed: int = 0, variant: str = "blockcausal") -> DiT:
     torch.manual_seed(seed)
-    model = DiT(tiny_config(variant="blockcausal", latent_dim=4))
+    model = DiT(tiny_config(variant=variant, latent_dim=4))
     for parameter in model.parameters():  # adaLN-zero would make a fresh model output zeros
         torch.nn.init.normal_(parameter, std=0.2)
     return model
@@ -28,20 +28,24 @@ def random_model(seed: int = 0) -> DiT:
 
 def reference_block(model: DiT, context: torch.Tensor, noise: torch.Tensor, values, present, text,
                     block: int, window: int) -> torch.Tensor:
-    """One Euler step from t = 1 over the whole history with the block-causal mask: the definition."""
+    """One Euler step from t = 1 by a masked pass, the definition: blockcausal over the whole history
+    (its cached blocks were encoded with theirs), encdec over the last C frames only."""
+    first = 0 if model.config.variant == "blockcausal" else max(0, context.shape[1] - window)
+    context = context[:, first:]
     frames = context.shape[1] + block
-    mask = window_mask("blockcausal", context.shape[1], block, block, window)
+    mask = window_mask(model.config.variant, context.shape[1], block, block, window)
     noisy = torch.cat([torch.zeros_like(context), noise], 1)
     clean = torch.cat([context, torch.zeros_like(noise)], 1)
     is_context = torch.arange(frames) < context.shape[1]
-    v = model(noisy, torch.ones(1), values[:, :frames], present[:, :frames], text, clean=clean,
-              is_context=is_context, mask=mask)
+    v = model(noisy, torch.ones(1), values[:, first:first + frames], present[:, first:first + frames], text,
+              clean=clean, is_context=is_context, mask=mask, positions=torch.arange(first, first + frames))
     return noise - v[:, -block:]
 
 
+@pytest.mark.parametrize("variant", ["blockcausal", "encdec"])
 @torch.no_grad()
-def test_a_one_step_rollout_equals_the_block_causal_model_block_by_block():
-    model, block, window, chunks = random_model(), 4, 8, 3
+def test_a_one_step_rollout_equals_the_streaming_model_block_by_block(variant):
+    model, block, window, chunks = random_model(variant=variant), 4, 8, 3
     prefix = torch.randn(1, 8, 4)
     values, present = torch.randn(1, 8 + chunks * block, 3), torch.ones(1, 8 + chunks * block, 3)
     text = torch.randn(1, 384)
