@@ -234,6 +234,8 @@ def test_quick_benchmark_runs_through_the_host(tmp_path):
     assert all(-1.0 <= p["first_3s_loudness_r"] <= 1.0 for p in players.values())
     by_stream = report["aggregates"]["reference_instrument_top1_by_stream"]
     assert by_stream[report["runs"][0]["stream"]] == report["aggregates"]["reference_instrument_top1"]
+    frechet = report["aggregates"]["frechet_classifier"]  # one prompt, one seed: as many wet crops as real ones
+    assert frechet["wet_crops"] == frechet["real_crops"] > 1 and frechet["distance"] > 0
 
 
 def test_a_rest_is_scored_up_to_the_decoders_reach_before_the_next_phrase(tmp_path):
