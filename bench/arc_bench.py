@@ -12,6 +12,8 @@ Writes bench/results/arc.json (every configuration's aggregates and cost) and ar
 against steps and against milliseconds per block).
 
     .venv/bin/python bench/arc_bench.py --arc PKG --base PKG [--arc-steps 1 2 4] [--base-steps 4 8 16]
+
+The cost wants a quiet machine: `--cost-only` measures it again over the adherence runs already written.
 """
 
 import argparse
@@ -49,6 +51,7 @@ class ArcBenchConfig:
     seeds: tuple[int, ...] = (0,)
     jobs: int = 1
     cost_blocks: int = 60
+    cost_only: bool = False  # reuse the adherence runs in results/arc; measure the cost again (on a quiet machine)
     results: Path = field(default_factory=lambda: Path("bench/results"))
 
 
@@ -72,7 +75,8 @@ def block_cost_ms(package: Path, steps: int, blocks: int) -> dict[str, float]:
     model.set_settings(steps=steps)
     model.set_prompt(model.prompt_embedding(1))
     stream = sorted((REPO / "out" / "adherence").glob("material-*/monophonic.wav"))
-    audio, rate = sf.read(stream[0] if stream else REPO / "assets" / "guitar_clip.flac", dtype="float32", always_2d=True)
+    source = stream[0] if stream else REPO / "assets" / "guitar_clip.flac"
+    audio, rate = sf.read(source, dtype="float32", always_2d=True)
     audio = to_analysis_rate(audio.mean(1), rate)
     size = model.block_samples
     times = []
@@ -123,9 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     add_config_arguments(parser, ArcBenchConfig)
     config = config_from_args(parser.parse_args(argv), ArcBenchConfig)
     rows = []
-    for model, package, step_counts in (("arc", config.arc, config.arc_steps), ("base", config.base, config.base_steps)):
+    compared = (("arc", config.arc, config.arc_steps), ("base", config.base, config.base_steps))
+    for model, package, step_counts in compared:
         for steps in step_counts:
-            result = adherence_run(package, steps, f"{model}_{steps}", config)
+            tag = f"{model}_{steps}"
+            result = (json.loads((config.results / "arc" / f"adherence_{tag}.json").read_text()) if config.cost_only
+                      else adherence_run(package, steps, tag, config))
             rows.append({"model": model, "package": str(package), "steps": steps,
                          "manifest_stream": {k: json.loads((package / "manifest.json").read_text())["stream"][k]
                                              for k in ("solver", "default_guidance", "default_steps")},
