@@ -45,9 +45,6 @@ from .discriminator import Discriminator
 from .losses import mismatched, noise_times, relativistic
 from .rollout import roll_out, visible_prefix
 
-LOGGED = ("generator_loss", "discriminator_loss", "contrastive_text", "contrastive_controls", "real_above_fake",
-          "generator_grad_norm", "discriminator_grad_norm")
-
 
 @dataclass(frozen=True)
 class ArcConfig:
