@@ -14,7 +14,7 @@ JOBS ?= $(shell nproc)
 DEMO_CLIP := assets/guitar_clip.flac
 DEMO_OUT := out/demo
 
-.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data bench-vae bench-lmdm bench-export bench-quality data clips \
+.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data bench-vae bench-lmdm bench-export bench-quality bench-arc data clips \
 	train-vae package-vae latents train-lmdm clean
 
 all: build
@@ -74,6 +74,11 @@ bench-data: setup
 # through the headless host: bench/results/adherence.{json,png} (docs/lmdm.md; about 15 minutes on 2 cores).
 bench-quality: build
 	@$(PYTHON) bench/adherence_bench.py --build-dir $(BUILD_DIR) --jobs $(JOBS)
+
+# ARC-Forcing against its base over steps and cost (issue 17): ARC and BASE name two model packages.
+bench-arc: build
+	@test -n "$(ARC)" -a -n "$(BASE)" || { echo "make bench-arc ARC=<ping-pong package> BASE=<its base package>"; exit 1; }
+	@$(PYTHON) bench/arc_bench.py --arc $(ARC) --base $(BASE) --jobs $(JOBS)
 
 # The training data (docs/data.md): 10 h of train audio in data/lmdm-v1, about 4 minutes on 2 cores.
 data: setup
