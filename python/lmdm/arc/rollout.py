@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..dit.flow import time_grid
+from ..dit.flow import solve, time_grid
 from ..dit.masks import window_mask
 from ..dit.model import KV, DiT
 from ..dit.variants import Variant
@@ -33,8 +33,9 @@ class RolloutCache:
         return [(k[:, :, -frames:], v[:, :, -frames:]) for k, v in self.layers], self.valid[:, -frames:]
 
     def extend(self, kv: list[KV], valid: torch.Tensor) -> "RolloutCache":
-        return RolloutCache([(torch.cat([k, nk], 2), torch.cat([v, nv], 2)) for (k, v), (nk, nv) in zip(self.layers, kv)],
-                            torch.cat([self.valid, valid], 1))
+        layers = [(torch.cat([k, new_k], 2), torch.cat([v, new_v], 2))
+                  for (k, v), (new_k, new_v) in zip(self.layers, kv)]
+        return RolloutCache(layers, torch.cat([self.valid, valid], 1))
 
 
 def visible_prefix(batch: int, prefix_frames: int, block_frames: int, no_context: float, partial: float,
@@ -66,17 +67,23 @@ def encode_context(model: DiT, latents: torch.Tensor, values: torch.Tensor, pres
     return RolloutCache(kv, visible)
 
 
+def cache_mask(valid: torch.Tensor, frames: int) -> torch.Tensor:
+    """(N, 1, F, P + F): new frames attend the cache's valid frames and each other."""
+    batch = valid.shape[0]
+    own = torch.ones(batch, frames, frames, dtype=torch.bool, device=valid.device)
+    return torch.cat([valid[:, None, :].expand(-1, frames, -1), own], 2)[:, None]
+
+
 def append_block(model: DiT, cache: RolloutCache, block: torch.Tensor, values: torch.Tensor, present: torch.Tensor,
                  text: list[KV], first: int, context_frames: int) -> RolloutCache:
     """Encode a clean block (N, B, D) at absolute frame `first` against the cache's last C - B frames."""
     batch, frames = block.shape[:2]
     device = block.device
     past, valid = cache.last(context_frames - frames)
-    mask = torch.cat([valid[:, None, :].expand(-1, frames, -1), torch.ones(batch, frames, frames, dtype=torch.bool,
-                                                                           device=device)], 2)
     h = model.frame_inputs(None, block, torch.ones(frames, dtype=torch.bool, device=device), values, present)
     modulations, _ = model.time_modulations(torch.zeros(batch, device=device))
-    _, kv = model.run_blocks(h, modulations, torch.arange(first, first + frames, device=device), text, mask[:, None], past)
+    _, kv = model.run_blocks(h, modulations, torch.arange(first, first + frames, device=device), text,
+                             cache_mask(valid, frames), past)
     return cache.extend(kv, torch.ones(batch, frames, dtype=torch.bool, device=device))
 
 
@@ -86,11 +93,10 @@ def velocity(model: DiT, cache: RolloutCache, noisy: torch.Tensor, t: float, val
     batch, frames = noisy.shape[:2]
     device = noisy.device
     past, valid = cache.last(context_frames)
-    mask = torch.cat([valid[:, None, :].expand(-1, frames, -1), torch.ones(batch, frames, frames, dtype=torch.bool,
-                                                                           device=device)], 2)
     h = model.frame_inputs(noisy, None, torch.zeros(frames, dtype=torch.bool, device=device), values, present)
     modulations, out_modulation = model.time_modulations(torch.full((batch,), t, device=device))
-    h, _ = model.run_blocks(h, modulations, torch.arange(first, first + frames, device=device), text, mask[:, None], past)
+    h, _ = model.run_blocks(h, modulations, torch.arange(first, first + frames, device=device), text,
+                            cache_mask(valid, frames), past)
     return model.velocity_out(h, out_modulation).float()
 
 
@@ -122,10 +128,9 @@ def roll_out(model: DiT, prefix: torch.Tensor, visible: torch.Tensor, values: to
         steps = int(torch.randint(1, max_steps + 1, (1,), generator=generator))
         grid = time_grid(steps)
         x = torch.randn(batch, block_frames, dim, generator=generator).to(device)
-        with torch.no_grad():
-            for t, t_next in zip(grid[:-2], grid[1:-1]):
-                clean = x - t * velocity(model, cache, x, t, *controls, text_kv, first, context_frames)
-                x = (1 - t_next) * clean + t_next * torch.randn(x.shape, generator=generator).to(device)
+        with torch.no_grad():  # ping-pong down to the last step's time, which alone carries gradient
+            x = solve(lambda noisy, t: velocity(model, cache, noisy, t, *controls, text_kv, first, context_frames),
+                      x, grid[:-1], "pingpong", lambda: torch.randn(x.shape, generator=generator).to(device))
         t = grid[-2]
         block = x - t * velocity(model, cache, x, t, *controls, text_kv, first, context_frames)
         blocks.append(block)

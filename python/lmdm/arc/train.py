@@ -209,7 +209,8 @@ def train(config: ArcConfig) -> dict:
             return
         saved = meta | {"step": step, "elapsed_seconds": elapsed, "model_config": asdict(generator.config),
                         "discriminator_exit_layer": exit_layer,
-                        "train_config": json.loads(json.dumps(asdict(config), default=str)), "trainer": "lmdm.arc.train"}
+                        "train_config": json.loads(json.dumps(asdict(config), default=str)),
+                        "trainer": "lmdm.arc.train"}
         saved.pop("optimizer_layouts", None)
         save_checkpoint(checkpoint, models, optimizers, saved)
         log.plot()
