@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from .config import DataConfig
 from .corpus import Piece, unit_hash
-from .instruments import PALETTE, Instrument, octave_shift_into_range
+from .instruments import PALETTE, Instrument, by_program, octave_shift_into_range
 from .score import Part, Score, ScoreError
 
 MAX_PARTS = 8  # a few Palestrina pieces have more voices; more stems add render time, not variety
@@ -49,8 +49,10 @@ def rng_for(config: DataConfig, piece: Piece, purpose: str) -> random.Random:
     return random.Random(int(unit_hash(config.seed, f"{purpose}:{piece.piece_id}{rendition}") * 2**53))
 
 
-def arrange(score: Score, piece: Piece, config: DataConfig, palette: tuple[Instrument, ...] = PALETTE) -> Arrangement:
-    """A random performance of the score; instruments are drawn from palette."""
+def arrange(score: Score, piece: Piece, config: DataConfig,
+            palette: tuple[Instrument, ...] | None = None) -> Arrangement:
+    """A random performance of the score; instruments are drawn from palette (default: performers_of)."""
+    palette = palette or performers_of(piece, config)
     rng = rng_for(config, piece, "arrange")
     tempo_factor = rng.uniform(*config.tempo_scale)
     transpose = rng.randrange(*config.transpose_semitones)
@@ -75,6 +77,12 @@ def arrange(score: Score, piece: Piece, config: DataConfig, palette: tuple[Instr
         seconds=seconds,
         note_spacing_seconds=(spacing or 1.0) * 60.0 / bpm,
     )
+
+
+def performers_of(piece: Piece, config: DataConfig) -> tuple[Instrument, ...]:
+    """The instruments a rendition may draw: the focus stream's only the focus programs, the rest the palette.
+    Derived from the piece alone, so whoever arranges it again (lmdm.latents.guitar_controls) gets the same notes."""
+    return tuple(by_program(p) for p in config.focus_programs) if piece.is_focus else PALETTE
 
 
 def _playable_bpm(score: Score, config: DataConfig) -> float:

@@ -1,8 +1,9 @@
 """Build the rendered corpus data set: order pieces, render them in parallel, stop at the hours asked, pack.
 
 Two streams are rendered one after the other: single melodies ("solo") up to solo_fraction of the
-train hours, then multi-part pieces ("ensemble") up to the rest; hours, not piece counts, because a
-Palestrina movement lasts ten folk tunes. Determinism: each stream's order is fixed by the seed,
+train hours, then multi-part pieces ("ensemble") up to the rest; then, if asked, a third ("focus"):
+single melodies again, newly arranged for the focus instruments only, for focus_hours more. Hours,
+not piece counts, because a Palestrina movement lasts ten folk tunes. Determinism: each stream's order is fixed by the seed,
 results are consumed in that order (whatever finishes first), and a stream stops at the first piece
 that brings its train hours to target, so the set of examples, and every byte of the shards,
 depends only on the config. Pieces rendered past a stop point by busy workers are not used.
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from .card import write_card
 from .config import DataConfig
-from .corpus import SPLITS, Piece, list_pieces, split_of
+from .corpus import FOCUS_RENDITIONS, SPLITS, Piece, list_pieces, split_of
 from .examples import process_piece
 from .shards import MANIFEST, ShardWriter, example_members
 from .summary import summarise
@@ -68,21 +69,26 @@ def finish(records: list[dict], config: DataConfig, wall_seconds: float, keep_wo
 
 
 def piece_streams(config: DataConfig) -> dict[str, list[Piece]]:
-    """Pieces of the single-melody collections ("solo") and of the rest ("ensemble"), each shuffled by the seed."""
+    """Pieces of the single-melody collections ("solo") and of the rest ("ensemble"), each shuffled by the
+    seed; with focus programs, the single melodies again ("focus") in their own order and renditions."""
     pieces = list_pieces(config.collections)
     streams = {"solo": [p for p in pieces if p.collection in config.solo_collections],
                "ensemble": [p for p in pieces if p.collection not in config.solo_collections]}
+    if config.focus_programs and config.focus_hours > 0:
+        streams["focus"] = [replace(p, rendition=FOCUS_RENDITIONS) for p in streams["solo"]]
     for name, stream in streams.items():
         random.Random(f"{config.seed}:{name}").shuffle(stream)
     return streams
 
 
 def stream_hours(config: DataConfig, streams: dict[str, list[Piece]]) -> dict[str, float]:
-    """Train hours asked of each stream: solo_fraction of them from solos, all of them if one stream is empty."""
+    """Train hours asked of each stream: solo_fraction of them from solos, all of them if one stream is
+    empty; the focus stream's are extra."""
     share = {"solo": config.solo_fraction, "ensemble": 1.0 - config.solo_fraction}
-    if not all(streams.values()):
-        share = {name: 1.0 if stream else 0.0 for name, stream in streams.items()}
-    return {name: config.train_hours * share[name] for name in streams}
+    if not (streams["solo"] and streams["ensemble"]):
+        share = {name: 1.0 if streams[name] else 0.0 for name in share}
+    return {name: config.train_hours * share[name] for name in share} | (
+        {"focus": config.focus_hours} if "focus" in streams else {})
 
 
 def _prepare_output(config: DataConfig, output: Path, work: Path) -> None:
@@ -100,6 +106,7 @@ def _prepare_output(config: DataConfig, output: Path, work: Path) -> None:
 
 
 def _require_same_config(saved: dict, config: DataConfig, output: Path) -> None:
+    saved = config_json(DataConfig()) | saved  # a field added since that build held its default then
     if saved != config_json(config):
         changed = sorted(k for k in saved if saved[k] != config_json(config).get(k))
         raise ValueError(f"{output} holds a build with a different config (differs in {changed}); "
@@ -113,7 +120,7 @@ def _render_until_enough(pieces: list[Piece], name: str, hours: float, config: D
     if target <= 0:
         return
     # After the corpus, its pieces again in new arrangements: hundreds of hours from ~200 h of scores.
-    renditions = [replace(p, rendition=r) for r in range(config.max_renditions) for p in pieces]
+    renditions = [replace(p, rendition=p.rendition + r) for r in range(config.max_renditions) for p in pieces]
     tasks = [(p, split_of(p.piece_id, config.seed, config.split_fractions), config, work) for p in renditions]
     train_seconds = 0.0
     with tqdm(total=round(target), unit="s", desc=f"{name} train audio") as bar, _results(tasks, config) as results:

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .instruments import PALETTE
+
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -13,6 +15,10 @@ class DataConfig:
     train_hours: float = 10.0  # stop once the train split holds this much audio
     split_fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)  # train, valid, test, by piece
     solo_fraction: float = 0.5  # share of train hours from the single-melody collections (timbre/sketch tasks)
+    # Extra train hours of single melodies played only by these General MIDI programs: more of the
+    # instruments a model renders worst (the bowed strings had 5-7 minutes of solo lines in 10 h).
+    focus_programs: tuple[int, ...] = ()
+    focus_hours: float = 0.0
     max_renditions: int = 8  # a stream that runs out of pieces plays them again, newly arranged, up to this often
     max_piece_seconds: float = 90.0  # only a piece's opening is played: more pieces, more instrument draws
     max_example_seconds: float = 30.0  # longer pieces are cut into consecutive examples
@@ -39,3 +45,9 @@ class DataConfig:
     shard_megabytes: int = 256  # target size of one .tar shard
     workers: int = 0  # render processes; 0 = one per core
     output: Path = field(default_factory=lambda: Path("data/lmdm-v1"))
+
+    def __post_init__(self):
+        solo = {i.program for i in PALETTE if i.monophonic}
+        if unknown := [p for p in self.focus_programs if p not in solo]:
+            raise ValueError(f"focus programs {unknown} are not monophonic palette instruments "
+                             f"(lmdm.data.instruments.PALETTE: {sorted(solo)})")

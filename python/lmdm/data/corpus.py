@@ -15,6 +15,9 @@ SPLITS = ("train", "valid", "test")
 _ABC_TUNE = re.compile(r"^X:\s*(\d+)", re.MULTILINE)
 
 
+FOCUS_RENDITIONS = 1000  # the focus stream's renditions are numbered from here: new keys, new arrangements
+
+
 @dataclass(frozen=True)
 class Piece:
     piece_id: str  # "<collection>/<file stem>" plus "#<tune number>" for a tune inside an ABC file
@@ -22,6 +25,11 @@ class Piece:
     path: Path
     tune_number: int | None = None  # ABC "X:" number; None for single-piece files
     rendition: int = 0  # which arrangement of the piece: builds larger than the corpus play pieces again
+
+    @property
+    def is_focus(self) -> bool:
+        """A rendition of the focus stream (DataConfig.focus_programs), numbered apart from the others."""
+        return self.rendition >= FOCUS_RENDITIONS
 
     @property
     def key(self) -> str:

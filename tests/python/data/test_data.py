@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from lmdm.data import examples as examples_module
-from lmdm.data.build import build
+from lmdm.data.build import build, piece_streams, stream_hours
 from lmdm.data.byo import build_from_folder
 from lmdm.data.clips import make_clips
 from lmdm.data.config import DataConfig
@@ -287,3 +287,31 @@ def test_renditions_replay_a_piece_newly_arranged_in_the_same_split(tmp_path):
     assert (a["parts"], a["tempo_factor"], a["transpose"]) != (b["parts"], b["tempo_factor"], b["transpose"])
     assert split_of(replace(piece, rendition=1).piece_id, 0, (0.9, 0.05, 0.05)) == split_of(piece.piece_id, 0,
                                                                                             (0.9, 0.05, 0.05))
+
+
+def test_focus_stream_plays_single_melodies_again_on_the_focus_instruments_only(tmp_path):
+    config = tiny_config(tmp_path, focus_programs=(40, 42), focus_hours=0.01)
+    streams = piece_streams(config)
+    assert stream_hours(config, streams)["focus"] == 0.01
+    assert {p.piece_id for p in streams["focus"]} == {p.piece_id for p in streams["solo"]}
+    assert all(p.is_focus and p.key.endswith(f"_r{p.rendition}") for p in streams["focus"])
+    programs = set()
+    for piece in streams["focus"][:6]:
+        record = process_piece(piece, "train", config, tmp_path / "work")
+        programs |= {part["program"] for e in record["examples"] for part in e["parts"]}
+        assert all(e["kind"] == "solo" and e["rendition"] == piece.rendition for e in record["examples"])
+    assert programs and programs <= {40, 42}
+    assert "focus" not in piece_streams(tiny_config(tmp_path))  # off by default: older builds stay as they were
+
+
+def test_focus_programs_must_be_solo_instruments_and_older_builds_stay_valid(tiny, tmp_path):
+    with pytest.raises(ValueError, match="not monophonic palette instruments"):
+        DataConfig(focus_programs=(0,))  # the piano plays chords
+    summary = json.loads((tiny / "summary.json").read_text())
+    for field in ("focus_programs", "focus_hours"):  # a build from before the focus stream existed
+        summary["config"].pop(field)
+    summary["config"]["output"] = str(tmp_path)
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    assert build(tiny_config(tmp_path))["hours"] == summary["hours"]
+    with pytest.raises(ValueError, match="focus_hours"):
+        build(tiny_config(tmp_path, focus_programs=(40,), focus_hours=1.0))
