@@ -31,13 +31,13 @@ import numpy as np
 import torch
 
 from ..cli import add_config_arguments, config_from_args
-from ..dit.files import load_dit
+from ..dit.files import keep_run_stats, load_dit
 from ..dit.train import mixed_precision
 from ..dit.variants import Variant
 from ..dit.windows import LatentWindows
 from ..latents.cache import training_cache
 from ..streaming.torch_streamer import StreamConfig
-from ..training.checkpoint import load_checkpoint, save_checkpoint
+from ..training.checkpoint import load_checkpoint, recover_checkpoint, save_checkpoint
 from ..training.distributed import (MetricsLog, average_gradients, distributed, replicas_in_sync, report_and_finish,
                                     require_same_model)
 from ..training.loop import Schedule, run_loop
@@ -161,7 +161,8 @@ def train(config: ArcConfig) -> dict:
     torch.manual_seed(config.seed)  # the discriminator head starts the same on every rank
     folder = training_cache(config.data, config.vae, config.latent_cache)
     windows = LatentWindows(folder, "train", config.window_frames, config.guitar_controls, config.own_brightness,
-                            config.solo_weight, config.guitar_envelope)
+                            config.solo_weight, config.guitar_envelope,
+                            keep_run_stats(config.run_dir, config.init_from, folder))
     generator = load_generator(config, device)
     exit_layer = config.exit_layer or max(1, generator.config.layers * 3 // 4)
     discriminator = Discriminator(generator, exit_layer, config.head_channels).to(device)
@@ -174,7 +175,7 @@ def train(config: ArcConfig) -> dict:
     checkpoint = config.run_dir / "checkpoint"
     models = {"model": generator, "ema": ema, "discriminator": discriminator}
     optimizers = {"optimizer": generator_optimizer, "discriminator_optimizer": discriminator_optimizer}
-    if checkpoint.exists():
+    if recover_checkpoint(checkpoint):
         meta = load_checkpoint(checkpoint, models, optimizers, device)
         require_same_model(meta, asdict(generator.config))
     log = MetricsLog(config.run_dir, rank, ("generator_loss", "discriminator_loss", "real_above_fake"),

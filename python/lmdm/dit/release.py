@@ -18,9 +18,8 @@ from pathlib import Path
 
 from ..cli import add_config_arguments, command_line, config_from_args
 from ..evaluation.evaluate import EvaluateConfig, evaluate_generations
-from ..latents.cache import training_cache
 from ..training.distributed import parameter_count
-from .files import load_dit, save_dit
+from .files import load_dit, save_dit, stats_path_of
 from .train import TrainDiTConfig
 
 
@@ -45,8 +44,7 @@ def release_dit(config: DiTPackageConfig) -> dict:
     meta = json.loads((config.run_dir / "checkpoint" / "checkpoint.json").read_text())
     train = meta["train_config"]
     model, _ = load_dit(config.run_dir)
-    stats = training_cache(Path(train["data"]), Path(train["vae"]), train.get("latent_cache", "")) / "stats.json"
-    save_dit(model, config.out, stats)
+    save_dit(model, config.out, stats_path_of(config.run_dir))
     for name in ("loss.png", "metrics.jsonl"):
         shutil.copy(config.run_dir / name, config.out / ("training-" + name))
     scores = evaluate_generations(replace(EvaluateConfig(), model=config.out, vae=Path(train["vae"]), classifier=config.classifier,

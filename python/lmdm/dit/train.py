@@ -46,10 +46,11 @@ from ..cli import add_config_arguments, config_from_args
 from ..conditioning.sketch import corrupt_for_training, silence_controls
 from ..latents.cache import normalise_latents, silence_latent, training_cache
 from ..streaming.torch_streamer import StreamConfig
-from ..training.checkpoint import load_checkpoint, save_checkpoint
+from ..training.checkpoint import load_checkpoint, recover_checkpoint, save_checkpoint
 from ..training.distributed import (MetricsLog, distributed, replicas_in_sync, report_and_finish, require_same_model,
                                     warmup_learning_rate)
 from ..training.loop import Schedule, run_loop
+from .files import keep_run_stats
 from .flow import corrupt, logit_normal_times, solve, time_grid
 from .masks import context_block_index, window_mask
 from .model import CONFIGS, DiT
@@ -345,9 +346,10 @@ def train(config: TrainDiTConfig) -> dict:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device)
     folder = training_cache(config.data, config.vae, config.latent_cache)
+    stats = keep_run_stats(config.run_dir, config.init_from, folder)
     train_windows = LatentWindows(folder, "train", config.window_frames, config.guitar_controls,
-                                  config.own_brightness, config.solo_weight, config.guitar_envelope)
-    valid_windows = LatentWindows(folder, config.valid_split, config.valid_window_frames)
+                                  config.own_brightness, config.solo_weight, config.guitar_envelope, stats)
+    valid_windows = LatentWindows(folder, config.valid_split, config.valid_window_frames, stats=stats)
     model = build_model(config, train_windows.latents.shape[1], train_windows.stats, device)
     rest = silence(config, folder, train_windows.stats) if config.rest_probability > 0 else None
     ema = copy.deepcopy(model).eval().requires_grad_(False)
@@ -355,7 +357,7 @@ def train(config: TrainDiTConfig) -> dict:
                                   weight_decay=config.weight_decay)
     meta = {"step": 0, "elapsed_seconds": 0.0}
     checkpoint = config.run_dir / "checkpoint"
-    if checkpoint.exists():
+    if recover_checkpoint(checkpoint):
         if json.loads((checkpoint / "checkpoint.json").read_text()).get("received_without_optimizer"):
             raise ValueError(f"{config.run_dir} holds only a run's EMA weights (lmdm.training.run_transfer receive), not a "
                              f"whole checkpoint: start a new run with --init-from {config.run_dir}")

@@ -33,12 +33,14 @@ BRIGHTNESS = CONTROL_NAMES.index("brightness")  # its column in the cache's raw 
 
 class LatentWindows:
     def __init__(self, folder: Path, split: str, frames: int, guitar_controls: float = 0.0,
-                 own_brightness: bool = False, solo_weight: float = 1.0, guitar_envelope: bool = False):
+                 own_brightness: bool = False, solo_weight: float = 1.0, guitar_envelope: bool = False,
+                 stats: dict | None = None):
         self.latents = np.load(folder / f"{split}.latents.npy", mmap_mode="r")  # (N, D) float16
         self.controls = np.load(folder / f"{split}.controls.npy", mmap_mode="r")  # (N, 4)
         self.text = np.load(folder / f"{split}.text.npy")  # (captions, 384)
         index = json.loads((folder / f"{split}.json").read_text())
-        self.stats = json.loads((folder / "stats.json").read_text())
+        # the normalisation: the cache's own unless the run keeps its starting model's (dit.files.keep_run_stats)
+        self.stats = stats or json.loads((folder / "stats.json").read_text())
         self.examples = [e for e in index["examples"] if e["end"] - e["start"] >= frames]
         if not self.examples:
             raise ValueError(f"no {split} example in {folder} holds {frames} latent frames")
