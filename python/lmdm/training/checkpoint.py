@@ -1,7 +1,8 @@
 """Resumable training checkpoints as safetensors + JSON: weights, optimizer state, RNG, progress. No pickles.
 
 A checkpoint is a folder that appears by rename, so a run killed mid-save leaves the previous one
-intact. Optimizer state is flattened to `state.<param index>.<name>` tensors; its non-tensor parts
+intact: either still in place, or (killed between the two renames) as `<folder>.previous`, which
+recover_checkpoint puts back before a run resumes. Optimizer state is flattened to `state.<param index>.<name>` tensors; its non-tensor parts
 (hyper-parameters, step counters that are plain numbers) go to JSON.
 """
 
@@ -35,6 +36,15 @@ def save_checkpoint(folder: Path, models: dict[str, torch.nn.Module], optimizers
         folder.rename(previous)
     staging.rename(folder)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def recover_checkpoint(folder: Path) -> bool:
+    """True when `folder` holds a checkpoint to resume from, after putting back the previous one if a
+    save was killed between moving it aside and moving the new one in."""
+    previous = folder.with_name(folder.name + ".previous")
+    if not folder.exists() and (previous / META).exists():
+        previous.rename(folder)
+    return (folder / META).exists()
 
 
 def load_checkpoint(folder: Path, models: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],

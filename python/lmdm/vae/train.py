@@ -20,7 +20,7 @@ import torch.distributed as dist
 
 from ..cli import add_config_arguments, config_from_args
 from ..data.crops import CropSampler, build_cache
-from ..training.checkpoint import load_checkpoint, save_checkpoint
+from ..training.checkpoint import load_checkpoint, recover_checkpoint, save_checkpoint
 from ..training.distributed import (MetricsLog, distributed, replicas_in_sync, report_and_finish, require_same_model,
                                     warmup_learning_rate)
 from ..training.loop import Schedule, run_loop
@@ -156,7 +156,7 @@ def train(config: TrainVAEConfig) -> dict:
     trainer = _Trainer(config, device, world)
     checkpoint = config.run_dir / "checkpoint"
     step, elapsed = 0, 0.0
-    if checkpoint.exists():
+    if recover_checkpoint(checkpoint):
         meta = load_checkpoint(checkpoint, trainer.models, trainer.optimizers, device)
         require_same_model(meta, asdict(trainer.model_config))
         step, elapsed = meta["step"], meta["elapsed_seconds"]
