@@ -51,7 +51,11 @@ LmdmAudioProcessor::LmdmAudioProcessor()
     parameterValues_[static_cast<std::size_t>(spec.id)] = parameters_.getRawParameterValue(toJuce(spec.key));
 }
 
-LmdmAudioProcessor::~LmdmAudioProcessor() { engine_.release(); }
+LmdmAudioProcessor::~LmdmAudioProcessor() {
+  cancelPendingUpdate();
+  const std::lock_guard<std::mutex> lock(lifecycleMutex_);
+  engine_.release();
+}
 
 juce::AudioProcessorValueTreeState::ParameterLayout LmdmAudioProcessor::createLayout() {
   juce::AudioProcessorValueTreeState::ParameterLayout layout;
@@ -76,17 +80,42 @@ juce::AudioProcessorValueTreeState::ParameterLayout LmdmAudioProcessor::createLa
 }
 
 juce::String LmdmAudioProcessor::loadModel(const juce::File& folder) {
-  const juce::String error = loadPackage(folder, provider_);
-  if (error.isEmpty()) modelFolder_ = folder.getFullPathName();
+  const juce::String error = loadPackage(folder, requestedProvider());
+  if (error.isEmpty()) {
+    const std::lock_guard<std::mutex> lock(sessionMutex_);
+    modelFolder_ = folder.getFullPathName();
+  }
   return error;
 }
 
 juce::String LmdmAudioProcessor::setExecutionProvider(const juce::String& provider) {
-  if (provider == provider_) return {};
-  const juce::File folder(modelFolder_.isNotEmpty() ? modelFolder_ : juce::String(defaultModelFolder()));
+  const auto session = loadedSession();
+  if (provider.toStdString() == session.provider) return {};
+  const juce::File folder(session.modelFolder.empty() ? juce::String(defaultModelFolder())
+                                                      : juce::String::fromUTF8(session.modelFolder.c_str()));
   const juce::String error = loadPackage(folder, provider);
-  if (error.isEmpty()) provider_ = provider;
+  if (error.isEmpty()) {
+    const std::lock_guard<std::mutex> lock(sessionMutex_);
+    provider_ = provider;
+  }
   return error;
+}
+
+juce::String LmdmAudioProcessor::requestedProvider() const {
+  const std::lock_guard<std::mutex> lock(sessionMutex_);
+  return provider_;
+}
+
+lmdm::SessionChoices LmdmAudioProcessor::loadedSession() const {
+  const std::lock_guard<std::mutex> lock(sessionMutex_);
+  return {modelFolder_.toStdString(), provider_.toStdString()};
+}
+
+lmdm::SessionChoices LmdmAudioProcessor::savedSession() const {
+  const std::lock_guard<std::mutex> lock(sessionMutex_);
+  // A session restored but not yet loaded is what the user has: saving now must not lose it.
+  if (pendingSession_) return *pendingSession_;
+  return {modelFolder_.toStdString(), provider_.toStdString()};
 }
 
 juce::StringArray LmdmAudioProcessor::selectableProviders() {
@@ -104,11 +133,12 @@ juce::String LmdmAudioProcessor::loadPackage(const juce::File& folder, const juc
   auto processor = std::make_unique<lmdm::LmdmProcessor>(folder.getFullPathName().toStdString(),
                                                          lmdm::SessionSettings{1, provider.toStdString()});
   if (!processor->ready()) return processor->status();
-  suspendProcessing(true);  // waits for the audio callback: the engine is swapped while nothing runs
-  engineReady_ = false;
-  engine_.setProcessor(std::move(processor));
-  if (getSampleRate() > 0.0) prepareToPlay(getSampleRate(), getBlockSize());
-  suspendProcessing(false);
+  {
+    const std::lock_guard<std::mutex> lock(lifecycleMutex_);
+    gate_.close();  // waits for the audio callback under way, if any; the next ones pass audio through
+    engine_.setProcessor(std::move(processor));
+    if (prepared_) prepareEngine(getSampleRate(), getBlockSize());  // opens the gate again
+  }
   updateHostDisplay(juce::AudioProcessorListener::ChangeDetails().withLatencyChanged(true));
   return {};
 }
@@ -135,17 +165,28 @@ juce::String LmdmAudioProcessor::modelStatus() const {
 }
 
 void LmdmAudioProcessor::prepareToPlay(double sampleRate, int samplesPerBlock) {
-  engineReady_ = false;
+  const std::lock_guard<std::mutex> lock(lifecycleMutex_);
+  prepared_ = true;
+  prepareEngine(sampleRate, samplesPerBlock);
+}
+
+void LmdmAudioProcessor::prepareEngine(double sampleRate, int samplesPerBlock) {
+  gate_.close();
   try {
     engine_.prepare(sampleRate, samplesPerBlock, std::max(1, getTotalNumOutputChannels()));
     setLatencySamples(engine_.latencyFrames());
-    engineReady_ = true;
+    gate_.open();
   } catch (const std::exception& error) {
     juce::Logger::writeToLog(juce::String("LMDM: engine not started: ") + error.what());
   }
 }
 
-void LmdmAudioProcessor::releaseResources() { engine_.release(); }
+void LmdmAudioProcessor::releaseResources() {
+  const std::lock_guard<std::mutex> lock(lifecycleMutex_);
+  prepared_ = false;
+  gate_.close();
+  engine_.release();
+}
 
 double LmdmAudioProcessor::getTailLengthSeconds() const {
   // The output runs one latency period behind the input, and each feedback echo one period more,
@@ -167,7 +208,9 @@ void LmdmAudioProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::Mi
   juce::ScopedNoDenormals noDenormals;
   const int channels = getTotalNumOutputChannels();
   for (int c = getTotalNumInputChannels(); c < channels; ++c) buffer.clear(c, 0, buffer.getNumSamples());
-  if (!engineReady_.load(std::memory_order_relaxed) || buffer.getNumChannels() < engine_.channels()) return;
+  if (!gate_.enter()) return;
+  const lmdm::InsideGate inside(gate_);
+  if (buffer.getNumChannels() < engine_.channels()) return;
 
   for (const auto& spec : lmdm::kParameterSpecs)
     engine_.setParameter(spec.id, parameterValues_[static_cast<std::size_t>(spec.id)]->load(std::memory_order_relaxed));
@@ -183,7 +226,7 @@ void LmdmAudioProcessor::getStateInformation(juce::MemoryBlock& destData) {
   lmdm::ParameterValues values;
   for (const auto& spec : lmdm::kParameterSpecs)
     lmdm::assign(values, spec.id, parameterValues_[static_cast<std::size_t>(spec.id)]->load());
-  const std::string state = lmdm::encodeState(values, {modelFolder_.toStdString(), provider_.toStdString()});
+  const std::string state = lmdm::encodeState(values, savedSession());
   destData.replaceAll(state.data(), state.size());
 }
 
@@ -194,18 +237,50 @@ void LmdmAudioProcessor::setStateInformation(const void* data, int sizeInBytes) 
     auto* parameter = parameters_.getParameter(toJuce(spec.key));
     parameter->setValueNotifyingHost(parameter->convertTo0to1(lmdm::valueOf(decoded.values, spec.id)));
   }
-  // The provider, and a package chosen in an earlier session if it is still there, come back.
+  // The provider, and a package chosen in an earlier session if it is still there, come back: loading
+  // is for the message thread (it swaps the engine), and hosts may restore state from any thread.
   if (!decoded.recognised) return;
-  const auto folderPath = juce::String::fromUTF8(decoded.session.modelFolder.c_str());
-  const auto provider = juce::String(decoded.session.provider);
-  const bool newProvider = provider.isNotEmpty() && provider != provider_;
-  const bool newFolder = juce::File::isAbsolutePath(folderPath) && juce::File(folderPath).getFullPathName() != modelFolder_ &&
+  const bool here = juce::MessageManager::existsAndIsCurrentThread();
+  {
+    const std::lock_guard<std::mutex> lock(sessionMutex_);
+    pendingSession_ = here ? std::nullopt : std::optional<lmdm::SessionChoices>(decoded.session);
+  }
+  if (here)
+    restoreSession(decoded.session);
+  else
+    triggerAsyncUpdate();
+}
+
+void LmdmAudioProcessor::handleAsyncUpdate() {
+  // The pending choice stays what a save reports until its load is done (a load takes a while).
+  std::optional<lmdm::SessionChoices> session;
+  {
+    const std::lock_guard<std::mutex> lock(sessionMutex_);
+    session = pendingSession_;
+  }
+  if (!session) return;
+  restoreSession(*session);
+  const std::lock_guard<std::mutex> lock(sessionMutex_);
+  if (pendingSession_ && pendingSession_->modelFolder == session->modelFolder && pendingSession_->provider == session->provider)
+    pendingSession_.reset();  // else a newer restore came meanwhile: its own update follows
+}
+
+void LmdmAudioProcessor::restoreSession(const lmdm::SessionChoices& session) {
+  const auto current = loadedSession();
+  const auto folderPath = juce::String::fromUTF8(session.modelFolder.c_str());
+  const auto provider = juce::String(session.provider);
+  const bool newProvider = provider.isNotEmpty() && session.provider != current.provider;
+  const bool newFolder = juce::File::isAbsolutePath(folderPath) &&
+                         juce::File(folderPath).getFullPathName().toStdString() != current.modelFolder &&
                          juce::File(folderPath).getChildFile("manifest.json").existsAsFile();
   if (newFolder) {  // one load with both
-    const juce::String previous = provider_;
-    if (newProvider) provider_ = provider;
-    if (loadModel(juce::File(folderPath)).isEmpty()) return;
-    provider_ = previous;
+    const auto folder = juce::File(folderPath);
+    if (loadPackage(folder, newProvider ? provider : juce::String(current.provider)).isEmpty()) {
+      const std::lock_guard<std::mutex> lock(sessionMutex_);
+      modelFolder_ = folder.getFullPathName();
+      if (newProvider) provider_ = provider;
+      return;
+    }
   }
   if (newProvider) setExecutionProvider(provider);
 }

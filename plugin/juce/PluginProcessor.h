@@ -5,10 +5,14 @@
 
 #include <array>
 #include <atomic>
+#include <mutex>
+#include <optional>
 #include <string_view>
 
 #include "lmdm/Engine.h"
 #include "lmdm/LmdmProcessor.h"
+#include "lmdm/ProcessGate.h"
+#include "lmdm/StateCodec.h"
 
 /** The engine's parameter keys and labels as JUCE strings. */
 inline juce::String toJuce(std::string_view text) { return juce::String(text.data(), static_cast<size_t>(text.size())); }
@@ -19,7 +23,7 @@ inline juce::String valueText(const lmdm::ParameterSpec& spec, float value, int 
   return decimals == 0 ? juce::String(static_cast<int>(value)) : juce::String(value, decimals);
 }
 
-class LmdmAudioProcessor final : public juce::AudioProcessor {
+class LmdmAudioProcessor final : public juce::AudioProcessor, private juce::AsyncUpdater {
  public:
   LmdmAudioProcessor();
   ~LmdmAudioProcessor() override;
@@ -50,18 +54,19 @@ class LmdmAudioProcessor final : public juce::AudioProcessor {
 
   juce::AudioProcessorValueTreeState& parameters() { return parameters_; }
   const lmdm::Engine& engine() const { return engine_; }
-  /** Whether prepareToPlay succeeded; when it did not, audio passes through untouched. */
-  bool engineReady() const { return engineReady_.load(); }
+  /** Whether the engine runs (prepared, and no model swap under way); when not, audio passes through untouched. */
+  bool engineReady() const { return gate_.isOpen(); }
   /** ONNX Runtime as loaded from the bundle ("ONNX Runtime 1.x", or why it failed). */
   const juce::String& runtimeStatus() const { return runtimeStatus_; }
   /** "" while the model generates, else why the plugin passes audio through. */
   juce::String modelStatus() const;
-  /** Message thread. Loads another model package; on failure keeps the current one and returns why. */
+  /** Message thread. Loads another model package; on failure keeps the current one and returns why.
+      The audio thread keeps running: it passes audio through for the moment the engine is swapped. */
   juce::String loadModel(const juce::File& folder);
   /** The ONNX Runtime execution provider running the model ("cpu", "cuda"), or "none". */
   juce::String executionProvider() const;
   /** The provider asked for (saved with the session); it may have fallen back to "cpu", see modelStatus(). */
-  const juce::String& requestedProvider() const { return provider_; }
+  juce::String requestedProvider() const;
   /** Message thread. Reloads the current package on `provider` ("cpu", "cuda", "coreml", "directml");
       on failure keeps the running one and returns why. */
   juce::String setExecutionProvider(const juce::String& provider);
@@ -74,14 +79,29 @@ class LmdmAudioProcessor final : public juce::AudioProcessor {
   static juce::AudioProcessorValueTreeState::ParameterLayout createLayout();
   juce::String loadPackage(const juce::File& folder, const juce::String& provider);
   const lmdm::LmdmProcessor& lmdmProcessor() const;
+  /** With lifecycleMutex_ held: (re)starts the engine and opens the gate, or logs why not. */
+  void prepareEngine(double sampleRate, int samplesPerBlock);
+  /** Message thread: the package and provider a restored session chose, where they still exist. */
+  void restoreSession(const lmdm::SessionChoices& session);
+  /** Message thread: a session restored on another thread (hosts may restore state from any thread). */
+  void handleAsyncUpdate() override;
+  lmdm::SessionChoices loadedSession() const;  // what runs now
+  lmdm::SessionChoices savedSession() const;   // what a saved session holds: a pending restore, else what runs
 
   juce::AudioProcessorValueTreeState parameters_;
   std::array<std::atomic<float>*, lmdm::kParameterSpecs.size()> parameterValues_{};
   juce::String runtimeStatus_;  // written while engine_ is built, so declared before it
-  juce::String modelFolder_;    // the package chosen with loadModel(), saved with the session
-  juce::String provider_;       // the execution provider asked for ($LMDM_PROVIDER, the editor, the session)
+  // The session's choices: written on the message thread, read by state saving on any thread.
+  mutable std::mutex sessionMutex_;
+  juce::String modelFolder_;  // the package chosen with loadModel(), saved with the session
+  juce::String provider_;     // the execution provider asked for ($LMDM_PROVIDER, the editor, the session)
+  std::optional<lmdm::SessionChoices> pendingSession_;  // restored off the message thread, loaded on it next
   lmdm::Engine engine_;
-  std::atomic<bool> engineReady_{false};
+  lmdm::ProcessGate gate_;  // open while the audio thread may run engine_
+  // The engine's lifecycle (prepare, release, a model swap) comes from the host's thread and from the
+  // message thread (a package chosen or restored): one at a time. Never taken on the audio thread.
+  std::mutex lifecycleMutex_;
+  bool prepared_ = false;  // between the host's prepareToPlay and releaseResources; guarded by lifecycleMutex_
 
   JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(LmdmAudioProcessor)
 };

@@ -3,10 +3,11 @@ liblilv. A guitar clip goes in; the model's re-performance comes out where the g
 loudness envelope follows the input's, nothing is NaN, the latency is exactly what is reported, and
 the prompt parameter changes the sound."""
 
+import threading
+
 import numpy as np
 import pytest
 import soundfile as sf
-
 from juce_vst3_state import component_state, with_component_state
 from lv2_run import run_lv2
 from shipped_model import model_delay
@@ -119,3 +120,21 @@ def test_lv2_generates_from_guitar(lv2, tmp_path, clip, record_property):
     assert latency == expected_latency(BUFFER)
     wet = out[:, latency:]
     record_property("loudness_r_lv2", check_generation(clip[:, : -latency], wet))
+
+
+def test_state_restored_from_another_thread_is_kept_and_never_loaded_there(vst3_path, clip):
+    """Hosts may restore state from any thread; loading a package is for the message thread, so the
+    restore is deferred to it, and a session saved in between keeps the restored choice."""
+    pedalboard = pytest.importorskip("pedalboard")
+    plugin = pedalboard.load_plugin(vst3_path)
+    plugin.mix, plugin.feedback = 1.0, 0.0
+    restored = with_component_state(component_state(plugin.raw_state).replace(b"provider=cpu", b"provider=directml"))
+    restorer = threading.Thread(target=setattr, args=(plugin, "raw_state", restored))
+    restorer.start()
+    restorer.join()
+    assert b"provider=directml\n" in component_state(plugin.raw_state)
+    short = clip[:, : 2 * RATE]
+    plugin(short, RATE, buffer_size=BUFFER)  # warm-up (latency read before preparing)
+    plugin.reset()
+    out = plugin(short, RATE, buffer_size=BUFFER)
+    assert np.isfinite(out).all() and not np.allclose(out, short, atol=1e-3), "the model stopped"
