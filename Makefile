@@ -14,7 +14,7 @@ JOBS ?= $(shell nproc)
 DEMO_CLIP := assets/guitar_clip.flac
 DEMO_OUT := out/demo
 
-.PHONY: all setup configure build release demo test test-cpp test-python test-tsan bench bench-data bench-vae bench-lmdm bench-export bench-quality bench-arc data clips \
+.PHONY: all setup configure build release demo test test-cpp test-python test-tsan test-asan test-fuzz fuzz fuzz-build bench bench-data bench-vae bench-lmdm bench-export bench-quality bench-arc data clips \
 	train-vae package-vae latents train-lmdm clean
 
 all: build
@@ -51,8 +51,36 @@ test-tsan: setup
 	@cmake --build build-tsan -j$(JOBS)
 	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/cpp/tsan.supp" ctest --output-on-failure
 
+# The engine's C++ tests and the lmdm_host tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+# (docs/reliability.md): any report fails the test that caused it.
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/cpp/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+test-asan: setup
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLMDM_SANITIZER=address,undefined -DLMDM_LTO=OFF \
+	  -DLMDM_BUILD_PLUGIN=OFF -DLMDM_BUILD_BINDINGS=OFF -DPython_EXECUTABLE=$(PYTHON) > build-asan.configure.log 2>&1 \
+	  || { cat build-asan.configure.log; exit 1; }
+	@cmake --build build-asan -j$(JOBS)
+	@cd build-asan && $(SANITIZER_ENV) ctest --output-on-failure
+	@$(SANITIZER_ENV) LMDM_BUILD_DIR=$(CURDIR)/build-asan $(PYTHON) -m pytest -q tests/python/engine/test_lmdm_host.py
+
+# libFuzzer targets for every parser of outside data (tests/fuzz; clang): `make fuzz FUZZ_SECONDS=600`
+# fuzzes each target that long and writes bench/results/fuzz.{json,png}; `make test-fuzz` replays the
+# regression inputs and fuzzes each target for a few seconds (CI).
+FUZZ_SECONDS ?= 60
+fuzz-build: setup
+	@CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLMDM_SANITIZER=address,undefined \
+	  -DLMDM_BUILD_FUZZERS=ON -DLMDM_BUILD_PLUGIN=OFF -DLMDM_BUILD_BINDINGS=OFF -DLMDM_BUILD_TESTS=OFF -DLMDM_LTO=OFF \
+	  -DPython_EXECUTABLE=$(PYTHON) > build-fuzz.configure.log 2>&1 || { cat build-fuzz.configure.log; exit 1; }
+	@cmake --build build-fuzz -j$(JOBS) --target fuzz_state fuzz_manifest fuzz_prompts fuzz_safetensors fuzz_package fuzz_audio
+
+fuzz: fuzz-build
+	@$(PYTHON) bench/fuzz_bench.py --build-dir build-fuzz --seconds $(FUZZ_SECONDS) --jobs $(JOBS)
+
+test-fuzz: fuzz-build
+	@$(PYTHON) bench/fuzz_bench.py --build-dir build-fuzz --seconds 5 --out build-fuzz/fuzz-smoke.json
+
 test: build
-	@$(MAKE) --no-print-directory test-cpp test-python test-tsan
+	@$(MAKE) --no-print-directory test-cpp test-python test-tsan test-asan test-fuzz
 
 bench: build bench-data bench-vae bench-lmdm bench-export
 	@$(PYTHON) bench/latency_bench.py --build-dir $(BUILD_DIR)
@@ -110,4 +138,5 @@ train-lmdm: setup
 	@echo "training in the background: tail -f runs/lmdm-train.log"
 
 clean:
-	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log build-release build-release.configure.log out
+	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log build-release build-release.configure.log out \
+	  build-tsan build-tsan.configure.log build-asan build-asan.configure.log build-fuzz build-fuzz.configure.log

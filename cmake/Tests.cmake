@@ -19,6 +19,7 @@ lmdm_add_test(test_StateCodec)
 lmdm_add_test(test_OrtRuntime)
 lmdm_add_test(test_GaussianNoise)
 lmdm_add_test(test_BlockResampler)
+lmdm_add_test(test_ProcessGate)
 # Replacing malloc needs glibc's __libc_* entry points and clashes with sanitizer runtimes.
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND NOT LMDM_SANITIZER)
   lmdm_add_test(test_EngineAllocations)
@@ -47,7 +48,9 @@ file(GENERATE OUTPUT "${CMAKE_BINARY_DIR}/lmdm_build.json" CONTENT "{
 # engine with the model too. Always built; without models/lmdm-live they skip (tests/cpp/ShippedPackage.h).
 lmdm_add_test(test_ShippedPackage)
 lmdm_add_test(test_ModelInEngine)
-foreach(_test test_ShippedPackage test_ModelInEngine test_EngineAllocations)
+lmdm_add_test(test_PackageParsers)
+target_link_libraries(test_PackageParsers PRIVATE nlohmann_json::nlohmann_json)
+foreach(_test test_ShippedPackage test_ModelInEngine test_EngineAllocations test_PackageParsers)
   if(TARGET ${_test})
     target_compile_definitions(${_test} PRIVATE LMDM_SHIPPED_PACKAGE="${CMAKE_SOURCE_DIR}/models/lmdm-live")
   endif()

@@ -11,7 +11,8 @@ APT_PACKAGES=(build-essential cmake pkg-config python3-venv python3-dev
   liblilv-dev lv2-dev lilv-utils libsamplerate0-dev nlohmann-json3-dev libssl-dev
   fluidsynth fluid-soundfont-gm timgm6mb-soundfont
   musescore-general-soundfont-small  # a soundfont the training data never uses: the adherence benchmark's held-out timbres
-  ardour)  # a real DAW for the plugin tests: ardour7-lua builds sessions headless, ardour7-export renders them
+  ardour  # a real DAW for the plugin tests: ardour7-lua builds sessions headless, ardour7-export renders them
+  clang-14 libclang-rt-14-dev)  # libFuzzer for the fuzz targets (make fuzz, make test-fuzz)
 
 log() { echo "[setup] $*"; }
 

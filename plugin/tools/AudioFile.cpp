@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 namespace lmdm::tools {
 namespace {
@@ -12,6 +13,7 @@ struct SndfileCloser {
   void operator()(SNDFILE* file) const { sf_close(file); }
 };
 using SndfilePtr = std::unique_ptr<SNDFILE, SndfileCloser>;
+constexpr int kMaxChannels = 256;  // more is a damaged header, not a recording
 
 int formatFor(const std::string& path) {
   const auto dot = path.find_last_of('.');
@@ -26,14 +28,19 @@ AudioData readAudio(const std::string& path) {
   SF_INFO info{};
   SndfilePtr file(sf_open(path.c_str(), SFM_READ, &info));
   if (!file) throw std::runtime_error("cannot read audio file '" + path + "': " + sf_strerror(nullptr));
-  std::vector<float> interleaved(static_cast<std::size_t>(info.frames) * info.channels);
-  const sf_count_t read = sf_readf_float(file.get(), interleaved.data(), info.frames);
+  if (info.channels < 1 || info.channels > kMaxChannels || info.samplerate <= 0)
+    throw std::runtime_error("audio file '" + path + "' claims " + std::to_string(info.channels) + " channels at " +
+                             std::to_string(info.samplerate) + " Hz");
+  // Read in chunks rather than trusting the header's frame count: a damaged header may claim any length.
+  constexpr sf_count_t kChunkFrames = 1 << 16;
+  const auto channels = static_cast<std::size_t>(info.channels);
+  std::vector<float> chunk(static_cast<std::size_t>(kChunkFrames) * channels);
   AudioData audio;
   audio.sampleRate = info.samplerate;
-  audio.channels.assign(info.channels, std::vector<float>(static_cast<std::size_t>(read)));
-  for (sf_count_t i = 0; i < read; ++i)
-    for (int c = 0; c < info.channels; ++c)
-      audio.channels[c][i] = interleaved[static_cast<std::size_t>(i) * info.channels + c];
+  audio.channels.assign(channels, {});
+  for (sf_count_t read; (read = sf_readf_float(file.get(), chunk.data(), kChunkFrames)) > 0;)
+    for (std::size_t c = 0; c < channels; ++c)
+      for (sf_count_t i = 0; i < read; ++i) audio.channels[c].push_back(chunk[static_cast<std::size_t>(i) * channels + c]);
   return audio;
 }
 

@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <memory>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 namespace lmdm {
@@ -35,6 +37,12 @@ T field(const json& root, std::initializer_list<const char*> keys) {
     node = &(*node)[key];
   }
   try {
+    if constexpr (std::is_same_v<T, int>) {  // a float or a huge number would not convert to int safely
+      constexpr long long low = std::numeric_limits<int>::min(), high = std::numeric_limits<int>::max();
+      const bool fits = node->is_number_unsigned() ? node->get<unsigned long long>() <= static_cast<unsigned long long>(high)
+                        : node->is_number_integer() && node->get<long long>() >= low && node->get<long long>() <= high;
+      if (!fits) throw PackageError("manifest.json field '" + where + "' is not an integer: " + node->dump().substr(0, 80));
+    }
     return node->get<T>();
   } catch (const json::exception&) {
     throw PackageError("manifest.json field '" + where + "' has the wrong type: " + node->dump().substr(0, 80));
@@ -42,6 +50,10 @@ T field(const json& root, std::initializer_list<const char*> keys) {
 }
 
 void checkHash(const ModelPackage& package, const std::string& file, const std::string& expected) {
+  // A package names its own files: plain relative paths that stay inside its folder.
+  const bool inside = !file.empty() && file.front() != '/' && file.find('\\') == std::string::npos &&
+                      ("/" + file + "/").find("/../") == std::string::npos && file.find('\0') == std::string::npos;
+  if (!inside) throw PackageError("manifest.json names a file outside the package: '" + file.substr(0, 80) + "'");
   const std::string actual = sha256File(package.path(file));
   if (actual != expected)
     throw PackageError(file + " does not match the manifest (sha256 " + actual.substr(0, 12) + "..., expected " +
@@ -75,16 +87,10 @@ void readGraphs(ModelPackage& package, const json& manifest) {
 void readPrompts(ModelPackage& package, const json& manifest) {
   const std::string file = field<std::string>(manifest, {"prompts", "file"});
   checkHash(package, file, field<std::string>(manifest, {"prompts", "sha256"}));
-  const json bank = readJson(package.path(file), file);
-  for (const auto& entry : field<json>(bank, {"prompts"})) {
-    PromptPreset preset{field<std::string>(entry, {"name"}), field<std::string>(entry, {"text"}),
-                        field<std::vector<float>>(entry, {"embedding"})};
-    if (static_cast<int>(preset.embedding.size()) != package.textDim)
-      throw PackageError(file + ": prompt '" + preset.name + "' has " + std::to_string(preset.embedding.size()) +
-                         " numbers, the model reads " + std::to_string(package.textDim));
-    package.prompts.push_back(std::move(preset));
-  }
-  if (package.prompts.empty()) throw PackageError(file + " holds no prompts");
+  std::ifstream in(package.path(file), std::ios::binary);
+  if (!in) throw PackageError(file + " is missing: " + package.path(file));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  package.prompts = parsePromptBank(text, file, package.textDim);
 }
 
 void readNumbers(ModelPackage& p, const json& m) {
@@ -133,18 +139,34 @@ void checkConsistency(const ModelPackage& p) {
   auto require = [](bool ok, const std::string& message) {
     if (!ok) throw PackageError("manifest.json is inconsistent: " + message);
   };
-  require(p.sampleRate > 0 && p.hop > 0 && p.latentDim > 0, "audio.sample_rate, latent.samples_per_latent and latent.dim must be > 0");
-  require(p.decoderDelaySamples >= 0, "latent.decoder_delay_samples must be >= 0");
-  require(p.blockFrames > 0 && p.contextFrames >= p.blockFrames && p.contextFrames % p.blockFrames == 0,
+  auto within = [](int value, int most) { return value > 0 && value <= most; };
+  // Bounds far above any model this engine can run in real time: what lies beyond is damage, and would
+  // overflow the engine's buffer arithmetic or ask it for gigabytes.
+  require(within(p.sampleRate, 768000) && within(p.hop, 1 << 16) && within(p.latentDim, 4096),
+          "audio.sample_rate, latent.samples_per_latent and latent.dim must be > 0 (and plausible)");
+  require(p.decoderDelaySamples >= 0 && p.decoderDelaySamples <= 1 << 20, "latent.decoder_delay_samples must be >= 0");
+  require(within(p.blockFrames, 4096) && within(p.contextFrames, 1 << 16) && p.contextFrames >= p.blockFrames &&
+              p.contextFrames % p.blockFrames == 0,
           "stream.context_frames must be a positive multiple of stream.block_frames");
-  require(p.defaultSteps > 0 && p.layers > 0 && p.heads > 0 && p.headDim > 0 && p.textDim > 0, "sizes must be > 0");
+  require(static_cast<long long>(p.blockFrames) * p.hop <= 1 << 22, "a block must be at most 2^22 samples");
+  require(within(p.defaultSteps, 1000) && within(p.layers, 1024) && within(p.heads, 1024) && within(p.headDim, 4096) &&
+              within(p.textDim, 1 << 16),
+          "sizes must be > 0 (and plausible)");
+  require(std::isfinite(p.defaultGuidance) && std::isfinite(p.timeShift) && p.timeShift > 0.0 &&
+              std::isfinite(p.voicedThreshold),
+          "stream.default_guidance, stream.time_shift and controls.voiced_threshold must be finite (time_shift > 0)");
   require(static_cast<int>(p.latentMean.size()) == p.latentDim && static_cast<int>(p.latentStd.size()) == p.latentDim,
           "latent.mean and latent.std need latent.dim numbers");
   const bool startsFromNothing = p.startLatents.empty();
-  require(static_cast<int>(p.startLatents.size()) == p.contextFrames * p.latentDim ||
+  require(p.startLatents.size() == static_cast<std::size_t>(p.contextFrames) * static_cast<std::size_t>(p.latentDim) ||
               (startsFromNothing && p.variant == Variant::BlockCausal),
           "stream.start_latents must be context_frames x latent.dim (or empty: blockcausal only)");
-  for (int c = 0; c < ModelPackage::kControls; ++c) require(p.controlStd[c] > 0.0f, "control std must be > 0");
+  for (int c = 0; c < ModelPackage::kControls; ++c)
+    require(p.controlStd[c] > 0.0f && std::isfinite(p.controlStd[c]) && std::isfinite(p.controlMean[c]),
+            "control std must be > 0, and the statistics finite");
+  for (int d = 0; d < p.latentDim; ++d)
+    require(p.latentStd[d] > 0.0f && std::isfinite(p.latentStd[d]) && std::isfinite(p.latentMean[d]),
+            "latent.std must be > 0, and latent.mean and latent.std finite");
 }
 
 void readFixtures(ModelPackage& package, const json& manifest) {
@@ -160,6 +182,30 @@ void readFixtures(ModelPackage& package, const json& manifest) {
 }
 
 }  // namespace
+
+std::vector<PromptPreset> parsePromptBank(const std::string& text, const std::string& file, int textDim) {
+  json bank;
+  try {
+    bank = json::parse(text);
+  } catch (const json::exception& error) {
+    throw PackageError(file + " is not valid JSON: " + error.what());
+  }
+  std::vector<PromptPreset> prompts;
+  const json entries = field<json>(bank, {"prompts"});
+  if (!entries.is_array()) throw PackageError(file + ": 'prompts' is not a list");
+  for (const auto& entry : entries) {
+    PromptPreset preset{field<std::string>(entry, {"name"}), field<std::string>(entry, {"text"}),
+                        field<std::vector<float>>(entry, {"embedding"})};
+    if (static_cast<long long>(preset.embedding.size()) != textDim)
+      throw PackageError(file + ": prompt '" + preset.name.substr(0, 80) + "' has " + std::to_string(preset.embedding.size()) +
+                         " numbers, the model reads " + std::to_string(textDim));
+    for (const float value : preset.embedding)
+      if (!std::isfinite(value)) throw PackageError(file + ": prompt '" + preset.name.substr(0, 80) + "' is not finite");
+    prompts.push_back(std::move(preset));
+  }
+  if (prompts.empty()) throw PackageError(file + " holds no prompts");
+  return prompts;
+}
 
 std::string sha256File(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -188,11 +234,15 @@ ModelPackage ModelPackage::load(const std::string& folder) {
   if (version != kSchemaVersion)
     throw PackageError("manifest.json has schema_version " + std::to_string(version) + "; this build reads version " +
                        std::to_string(kSchemaVersion) + " (export the model again, or update LMDM)");
-  readNumbers(package, manifest);
-  checkConsistency(package);
-  readGraphs(package, manifest);
-  readPrompts(package, manifest);
-  readFixtures(package, manifest);
+  try {
+    readNumbers(package, manifest);
+    checkConsistency(package);
+    readGraphs(package, manifest);
+    readPrompts(package, manifest);
+    readFixtures(package, manifest);
+  } catch (const json::exception& error) {  // an optional field of the wrong type, read with a default
+    throw PackageError(std::string("manifest.json is malformed: ") + error.what());
+  }
   return package;
 }
 

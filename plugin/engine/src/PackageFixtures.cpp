@@ -13,31 +13,45 @@ namespace lmdm {
 std::map<std::string, StoredTensor> readSafetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw PackageError("missing file: " + path);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parseSafetensors(bytes, path);
+}
+
+std::map<std::string, StoredTensor> parseSafetensors(std::string_view bytes, const std::string& name) {
+  if (bytes.size() < 8) throw PackageError(name + " is not a safetensors file (too short)");
   std::uint64_t headerSize = 0;
-  unsigned char sizeBytes[8];
-  if (!in.read(reinterpret_cast<char*>(sizeBytes), 8)) throw PackageError(path + " is not a safetensors file (too short)");
-  for (int i = 7; i >= 0; --i) headerSize = (headerSize << 8) | sizeBytes[i];  // little-endian u64
-  if (headerSize > (1u << 24)) throw PackageError(path + " is not a safetensors file (header size " + std::to_string(headerSize) + ")");
-  std::string header(headerSize, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(headerSize));
-  const std::vector<char> body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  nlohmann::json entries;
-  try {
-    entries = nlohmann::json::parse(header);
-  } catch (const nlohmann::json::exception& error) {
-    throw PackageError(path + ": unreadable safetensors header: " + error.what());
-  }
+  for (int i = 7; i >= 0; --i) headerSize = (headerSize << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  if (headerSize > (1u << 24) || headerSize > bytes.size() - 8)
+    throw PackageError(name + " is not a safetensors file (header size " + std::to_string(headerSize) + ")");
+  const std::string_view body = bytes.substr(8 + headerSize);
   std::map<std::string, StoredTensor> tensors;
-  for (const auto& [name, entry] : entries.items()) {
-    if (name == "__metadata__") continue;
-    if (entry.value("dtype", "") != "F32") throw PackageError(path + ": tensor '" + name + "' is not float32");
-    const auto offsets = entry.at("data_offsets").get<std::vector<std::size_t>>();
-    StoredTensor tensor{entry.at("shape").get<std::vector<std::int64_t>>(), {}};
-    if (offsets.size() != 2 || offsets[1] < offsets[0] || offsets[1] > body.size() || (offsets[1] - offsets[0]) % 4)
-      throw PackageError(path + ": tensor '" + name + "' lies outside the file");
-    tensor.values.resize((offsets[1] - offsets[0]) / 4);
-    std::memcpy(tensor.values.data(), body.data() + offsets[0], offsets[1] - offsets[0]);
-    tensors[name] = std::move(tensor);
+  try {
+    const auto entries = nlohmann::json::parse(bytes.substr(8, headerSize));
+    if (!entries.is_object()) throw PackageError(name + ": the safetensors header is not a JSON object");
+    for (const auto& [tensorName, entry] : entries.items()) {
+      if (tensorName == "__metadata__") continue;
+      if (!entry.is_object() || entry.value("dtype", "") != "F32")
+        throw PackageError(name + ": tensor '" + tensorName + "' is not float32");
+      const auto offsets = entry.at("data_offsets").get<std::vector<std::size_t>>();
+      StoredTensor tensor{entry.at("shape").get<std::vector<std::int64_t>>(), {}};
+      if (offsets.size() != 2 || offsets[1] < offsets[0] || offsets[1] > body.size() || (offsets[1] - offsets[0]) % 4)
+        throw PackageError(name + ": tensor '" + tensorName + "' lies outside the file");
+      // The shape must say how many numbers there are: a graph given this tensor reads that many.
+      std::uint64_t elements = 1;
+      for (const auto dim : tensor.shape) {
+        if (dim < 0 || (dim > 0 && elements > (std::uint64_t{1} << 40) / static_cast<std::uint64_t>(dim)))
+          throw PackageError(name + ": tensor '" + tensorName + "' has an impossible shape");
+        elements *= static_cast<std::uint64_t>(dim);
+      }
+      if (elements != (offsets[1] - offsets[0]) / 4)
+        throw PackageError(name + ": tensor '" + tensorName + "' holds " + std::to_string((offsets[1] - offsets[0]) / 4) +
+                           " numbers, its shape says " + std::to_string(elements));
+      tensor.values.resize(elements);
+      if (elements > 0) std::memcpy(tensor.values.data(), body.data() + offsets[0], offsets[1] - offsets[0]);
+      tensors[tensorName] = std::move(tensor);
+    }
+  } catch (const nlohmann::json::exception& error) {
+    throw PackageError(name + ": unreadable safetensors header: " + error.what());
   }
   return tensors;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <locale>
 #include <sstream>
 
@@ -20,7 +21,8 @@ bool parseFloat(const std::string& text, float& out) {
   in.imbue(std::locale::classic());
   double value = 0.0;
   in >> value;
-  if (in.fail() || !in.eof() || !std::isfinite(value)) return false;
+  // beyond float's range the conversion below would be undefined; no parameter reaches that far
+  if (in.fail() || !in.eof() || !(std::fabs(value) <= std::numeric_limits<float>::max())) return false;
   out = static_cast<float>(value);
   return true;
 }

@@ -2,8 +2,9 @@
 
 A checkpoint is a folder that appears by rename, so a run killed mid-save leaves the previous one
 intact: either still in place, or (killed between the two renames) as `<folder>.previous`, which
-recover_checkpoint puts back before a run resumes. Optimizer state is flattened to `state.<param index>.<name>` tensors; its non-tensor parts
-(hyper-parameters, step counters that are plain numbers) go to JSON.
+recover_checkpoint puts back before a run resumes. Optimizer state is flattened to
+`state.<param index>.<name>` tensors; its non-tensor parts (hyper-parameters, step counters that are
+plain numbers) go to JSON.
 """
 
 import json

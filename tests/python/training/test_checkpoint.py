@@ -82,7 +82,8 @@ def test_a_save_killed_at_any_point_leaves_a_whole_checkpoint(tmp_path, monkeypa
         assert meta["step"] in (1, 2)
         expected, expected_optimizer = trained(meta["step"])  # weights and optimizer state of that one save
         assert torch.equal(model.weight, expected.weight), f"killed at file step {kill_at}: weights of no whole save"
-        assert torch.equal(optimizer.state_dict()["state"][0]["exp_avg"], expected_optimizer.state_dict()["state"][0]["exp_avg"])
+        moments = [o.state_dict()["state"][0]["exp_avg"] for o in (optimizer, expected_optimizer)]
+        assert torch.equal(*moments), f"killed at file step {kill_at}: optimizer state of another save"
     assert json.loads((tmp_path / f"run{points}" / "checkpoint" / "checkpoint.json").read_text())["step"] == 2
 
 

@@ -87,4 +87,7 @@ struct ModelPackage {
 /** Lower-case hex sha256 of a file's bytes; throws PackageError if it cannot be read. */
 std::string sha256File(const std::string& path);
 
+/** The prompt bank (prompts.json's text; `file` names it in messages): every preset with textDim finite numbers. */
+std::vector<PromptPreset> parsePromptBank(const std::string& text, const std::string& file, int textDim);
+
 }  // namespace lmdm

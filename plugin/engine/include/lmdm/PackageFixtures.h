@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lmdm/ModelPackage.h"
@@ -19,6 +20,8 @@ struct StoredTensor {
 
 /** Reads a safetensors file holding float32 tensors; throws PackageError naming the file and problem. */
 std::map<std::string, StoredTensor> readSafetensors(const std::string& path);
+/** The same from the file's bytes (`name` for the messages); every tensor's shape matches its data. */
+std::map<std::string, StoredTensor> parseSafetensors(std::string_view bytes, const std::string& name);
 
 /** Per graph, the worst error (|actual - expected| / max(1, max|expected|)); throws PackageError when
  * a graph exceeds its tolerance. Allocates, does I/O, runs every graph once. */
