@@ -14,7 +14,7 @@ JOBS ?= $(shell nproc)
 DEMO_CLIP := assets/guitar_clip.flac
 DEMO_OUT := out/demo
 
-.PHONY: all setup configure build release demo test test-cpp test-python test-tsan test-asan test-fuzz fuzz fuzz-build bench bench-data bench-vae bench-lmdm bench-export bench-quality bench-arc data clips \
+.PHONY: all setup configure build release demo test test-cpp test-python test-tsan test-asan test-fuzz fuzz fuzz-build bench-soak bench bench-data bench-vae bench-lmdm bench-export bench-quality bench-arc data clips \
 	train-vae package-vae latents train-lmdm clean
 
 all: build
@@ -78,6 +78,12 @@ fuzz: fuzz-build
 
 test-fuzz: fuzz-build
 	@$(PYTHON) bench/fuzz_bench.py --build-dir build-fuzz --seconds 5 --out build-fuzz/fuzz-smoke.json
+
+# An hour of the engine in the headless host with automation, reloads and buffer changes (docs/reliability.md);
+# run it on a quiet machine: bench/results/soak.{json,png}.
+SOAK_SECONDS ?= 3600
+bench-soak: build
+	@$(PYTHON) bench/soak_bench.py --build-dir $(BUILD_DIR) --seconds $(SOAK_SECONDS)
 
 test: build
 	@$(MAKE) --no-print-directory test-cpp test-python test-tsan test-asan test-fuzz

@@ -5,7 +5,8 @@ add_executable(lmdm_host
   plugin/tools/lmdm_host.cpp
   plugin/tools/AudioFile.cpp
   plugin/tools/LatencyReport.cpp
-  plugin/tools/RealtimePriority.cpp)
+  plugin/tools/RealtimePriority.cpp
+  plugin/tools/Soak.cpp)
 target_link_libraries(lmdm_host PRIVATE lmdm_engine PkgConfig::SNDFILE)
 lmdm_set_warnings(lmdm_host)
 lmdm_bundle_onnxruntime(lmdm_host)  # for --model

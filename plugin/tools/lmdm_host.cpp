@@ -14,6 +14,7 @@
 #include "AudioFile.h"
 #include "LatencyReport.h"
 #include "RealtimePriority.h"
+#include "Soak.h"
 #include "lmdm/Engine.h"
 #include "lmdm/LmdmProcessor.h"
 #include "lmdm/PassThroughProcessor.h"
@@ -24,6 +25,7 @@ using namespace lmdm;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kUsage = R"(usage: lmdm_host render INPUT OUTPUT [options]
+       lmdm_host soak INPUT --model PACKAGE [soak options]
 
 Renders INPUT through the LMDM engine into OUTPUT (WAV float, or FLAC by extension).
   --buffer N          host buffer size in frames (default 256; 1..8192)
@@ -43,6 +45,16 @@ Renders INPUT through the LMDM engine into OUTPUT (WAV float, or FLAC by extensi
   --min-seconds S     loop the input until at least S seconds were processed (benchmarks)
   --keep-latency      keep the reported latency at the start of OUTPUT (default: trimmed, as a DAW does)
   --report PATH       write the JSON timing report to PATH (default: stdout)
+
+Soaks the engine as a long DAW session would (bench/soak_bench.py): INPUT looped, nothing written
+but the JSON report (callbacks, reloads, misses, non-finite samples, resident memory over time).
+  --seconds S         audio to process (default 60)
+  --pace MODE         realtime (default) or offline, as above
+  --buffer N          the first buffer size (default 256)
+  --reload-seconds R  load the package again this often, as the plugin swaps it (default 300; 0 never)
+  --resize-seconds Z  re-prepare with another buffer size this often (default 60; 0 never)
+  --no-automate       keep the parameters still (default: two random changes every callback)
+  --threads N --provider NAME --report PATH   as above
 )";
 
 struct Options {
@@ -188,8 +200,45 @@ tools::RunReport render(const Options& o, const tools::AudioData& in, tools::Aud
 
 }  // namespace
 
+tools::SoakOptions parseSoakArguments(int argc, char** argv, std::string& input, std::string& reportPath) {
+  tools::SoakOptions o;
+  input = argv[2];
+  for (int i = 3; i < argc; ++i) {
+    const std::string flag = argv[i];
+    const auto value = [&]() -> const char* {
+      if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
+      return argv[++i];
+    };
+    if (flag == "--model") o.model = value();
+    else if (flag == "--seconds") o.seconds = parseNumber(flag, value());
+    else if (flag == "--pace") o.realtime = std::string(value()) != "offline";
+    else if (flag == "--buffer") o.buffer = static_cast<int>(parseNumber(flag, value()));
+    else if (flag == "--reload-seconds") o.reloadSeconds = parseNumber(flag, value());
+    else if (flag == "--resize-seconds") o.resizeSeconds = parseNumber(flag, value());
+    else if (flag == "--no-automate") o.automate = false;
+    else if (flag == "--threads") o.session.threads = static_cast<int>(parseNumber(flag, value()));
+    else if (flag == "--provider") o.session.executionProvider = value();
+    else if (flag == "--report") reportPath = value();
+    else throw std::invalid_argument("unknown soak option " + flag);
+  }
+  if (o.model.empty()) throw std::invalid_argument("soak needs --model PACKAGE");
+  if (!(o.seconds > 0) || o.buffer < 1 || o.buffer > 8192) throw std::invalid_argument("soak needs --seconds > 0 and --buffer in 1..8192");
+  return o;
+}
+
+int soak(int argc, char** argv) {
+  std::string input, reportPath;
+  const tools::SoakOptions options = parseSoakArguments(argc, argv, input, reportPath);
+  const tools::SoakReport report = tools::runSoak(tools::readAudio(input), options);
+  const std::string json = tools::toJson(report, options);
+  if (reportPath.empty()) std::cout << json;
+  else std::ofstream(reportPath) << json;
+  return 0;
+}
+
 int main(int argc, char** argv) {
   try {
+    if (argc >= 3 && std::string(argv[1]) == "soak") return soak(argc, argv);
     const Options options = parseArguments(argc, argv);
     const tools::AudioData source = tools::readAudio(options.input);
     const tools::AudioData input = programme(source, options.minSeconds, options.tailSeconds);

@@ -82,3 +82,25 @@ def test_model_errors_are_clear(build_info, guitar_clip, package, tmp_path):
     assert result.returncode != 0 and "manifest.json" in result.stderr
     result = run_host(build_info, "render", guitar_clip, tmp_path / "o.wav", "--model", package[0], "--set", "nope=1")
     assert result.returncode != 0 and "--set takes KEY=VALUE" in result.stderr
+
+
+def test_soak_survives_automation_reloads_and_buffer_changes(build_info, guitar_clip, package, tmp_path):
+    """The short CI soak (bench/soak_bench.py runs the hour): every parameter automated every callback,
+    the package reloaded and the buffer size changed while the audio keeps running; offline pace, so
+    nothing may be missed, and nothing may be non-finite (the automation includes the feedback and
+    wet gain at their extremes)."""
+    report_path = tmp_path / "soak.json"
+    result = run_host(build_info, "soak", guitar_clip, "--model", package[0], "--seconds", "24", "--pace", "offline",
+                      "--reload-seconds", "5", "--resize-seconds", "3", "--report", report_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(report_path.read_text())
+    assert report["audio_seconds"] >= 24 and report["reloads"] >= 3 and report["reload_failures"] == 0
+    assert report["resizes"] >= 5 and len(set(report["buffer_sizes"])) >= 3
+    assert report["non_finite_samples"] == 0 and report["blocks_invalid"] == 0
+    assert report["blocks_played"] > 0 and report["blocks_missed"] == 0
+    assert len(report["resident_mb"]) >= 3 and all(mb > 0 for _, mb in report["resident_mb"])
+
+
+def test_soak_needs_a_model(build_info, guitar_clip):
+    result = run_host(build_info, "soak", guitar_clip, "--seconds", "1")
+    assert result.returncode == 2 and "soak needs --model PACKAGE" in result.stderr

@@ -1,0 +1,191 @@
+#include "Soak.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "lmdm/LmdmProcessor.h"
+#include "lmdm/ProcessGate.h"
+
+namespace lmdm::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kLargestBuffer = 8192;
+// Sizes a host may switch to, odd ones included (some hosts hand over whatever the device gives).
+constexpr int kBufferSizes[] = {32, 64, 128, 256, 441, 512, 1024, 2048, 4096, 8192};
+// The package's default and the cheaper counts: more steps than the default cost more than a block.
+constexpr float kStepChoices[] = {0.0f, 2.0f, 4.0f, 8.0f};
+
+double residentMegabytes() {
+  std::ifstream statm("/proc/self/statm");  // Linux; elsewhere the samples read 0
+  long long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+void add(EngineStats& totals, const EngineStats& stretch) {
+  totals.blocksPlayed += stretch.blocksPlayed;
+  totals.blocksMissed += stretch.blocksMissed;
+  totals.blocksSkipped += stretch.blocksSkipped;
+  totals.blocksInvalid += stretch.blocksInvalid;
+  totals.blockFrames = stretch.blockFrames;
+  totals.latencyFrames = stretch.latencyFrames;
+}
+
+// A host's automation: one random parameter to a random value in its range (steps among kStepChoices).
+void automate(Engine& engine, std::mt19937& random) {
+  const auto& spec = kParameterSpecs[std::uniform_int_distribution<std::size_t>(0, kParameterSpecs.size() - 1)(random)];
+  float value = std::uniform_real_distribution<float>(spec.minValue, spec.maxValue)(random);
+  if (spec.id == ParameterId::Steps) value = kStepChoices[random() % std::size(kStepChoices)];
+  if (spec.id == ParameterId::Bypass) value = random() % 50 == 0 ? 1.0f : 0.0f;  // bypassed now and then
+  if (spec.isToggle) value = std::round(value);
+  engine.setParameter(spec.id, value);
+}
+
+}  // namespace
+
+SoakReport runSoak(const AudioData& input, const SoakOptions& o) {
+  const int channels = static_cast<int>(input.channels.size());
+  const double rate = input.sampleRate;
+  if (input.frames() == 0 || channels < 1 || channels > Engine::kMaxChannels)
+    throw std::runtime_error("the soak needs audio with 1.." + std::to_string(Engine::kMaxChannels) + " channels");
+  if (o.buffer < 1 || o.buffer > kLargestBuffer) throw std::runtime_error("the buffer must be within 1..8192");
+  auto first = std::make_unique<LmdmProcessor>(o.model, o.session);
+  if (!first->ready()) throw std::runtime_error(first->status());
+  Engine engine(std::move(first));
+  engine.setNonRealtime(!o.realtime);  // offline: the engine waits for each block, so nothing is missed
+  ProcessGate gate;
+  engine.prepare(rate, o.buffer, channels);
+  gate.open();
+
+  SoakReport report;
+  report.bufferSizes.push_back(o.buffer);
+  std::atomic<int> buffer{o.buffer};
+  std::atomic<long long> processedFrames{0};
+  std::atomic<bool> finished{false};
+  const auto totalFrames = static_cast<long long>(o.seconds * rate);
+
+  // The control thread: what a DAW's message thread and the host's re-prepares do meanwhile.
+  std::thread control([&] {
+    std::mt19937 random(o.seed + 1);
+    double nextReload = o.reloadSeconds > 0 ? o.reloadSeconds : INFINITY;
+    double nextResize = o.resizeSeconds > 0 ? o.resizeSeconds : INFINITY;
+    double nextSample = 0.0;
+    while (!finished.load()) {
+      const double now = static_cast<double>(processedFrames.load()) / rate;
+      if (now >= nextSample) {
+        report.residentMegabytes.emplace_back(now, residentMegabytes());
+        nextSample += o.sampleSeconds;
+      }
+      if (now >= nextReload) {
+        nextReload += o.reloadSeconds;
+        auto processor = std::make_unique<LmdmProcessor>(o.model, o.session);  // slow: the audio keeps running
+        if (!processor->ready()) {
+          report.reloadFailures.push_back(processor->status());
+        } else {
+          gate.close();
+          add(report.totals, engine.stats());
+          engine.setProcessor(std::move(processor));
+          engine.prepare(rate, buffer.load(), channels);
+          gate.open();
+          ++report.reloads;
+        }
+      }
+      if (now >= nextResize) {
+        nextResize += o.resizeSeconds;
+        const int size = kBufferSizes[random() % std::size(kBufferSizes)];
+        gate.close();
+        add(report.totals, engine.stats());
+        engine.prepare(rate, size, channels);
+        buffer.store(size);
+        gate.open();
+        ++report.resizes;
+        report.bufferSizes.push_back(size);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+
+  // The audio thread: this one. Preallocated, as a callback would be.
+  std::vector<std::vector<float>> in(channels, std::vector<float>(kLargestBuffer)), out = in;
+  const float* inputs[Engine::kMaxChannels];
+  float* outputs[Engine::kMaxChannels];
+  for (int c = 0; c < channels; ++c) {
+    inputs[c] = in[c].data();
+    outputs[c] = out[c].data();
+  }
+  std::mt19937 random(o.seed);
+  long long processed = 0, source = 0;
+  const auto start = Clock::now();
+  while (processed < totalFrames) {
+    const int frames = buffer.load();
+    for (int i = 0; i < frames; ++i)
+      for (int c = 0; c < channels; ++c) in[c][i] = input.channels[c][(source + i) % input.frames()];
+    if (o.realtime)
+      std::this_thread::sleep_until(start + std::chrono::duration<double>(static_cast<double>(processed + frames) / rate));
+    if (o.automate)
+      for (int change = 0; change < 2; ++change) automate(engine, random);
+    if (gate.enter()) {
+      const InsideGate inside(gate);
+      engine.process(inputs, outputs, frames);
+    } else if (!o.realtime) {  // offline, time does not pass: wait for the engine as offline renders do
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    } else {
+      for (int c = 0; c < channels; ++c) std::copy_n(in[c].data(), frames, out[c].data());
+      ++report.gatedCallbacks;
+    }
+    for (int c = 0; c < channels; ++c)
+      for (int i = 0; i < frames; ++i) {
+        const float sample = out[c][i];
+        if (!std::isfinite(sample)) ++report.nonFiniteSamples;
+        else report.peak = std::max(report.peak, std::fabs(sample));
+      }
+    processed += frames;
+    source = (source + frames) % input.frames();
+    processedFrames.store(processed);
+    ++report.callbacks;
+  }
+  finished.store(true);
+  control.join();
+  report.residentMegabytes.emplace_back(static_cast<double>(processed) / rate, residentMegabytes());
+  report.wallSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report.audioSeconds = static_cast<double>(processed) / rate;
+  add(report.totals, engine.stats());
+  engine.release();
+  return report;
+}
+
+std::string toJson(const SoakReport& r, const SoakOptions& o) {
+  std::ostringstream out;
+  out.precision(8);
+  out << "{\n  \"model\": \"" << o.model << "\",\n"
+      << "  \"pace\": \"" << (o.realtime ? "realtime" : "offline") << "\",\n"
+      << "  \"audio_seconds\": " << r.audioSeconds << ",\n  \"wall_seconds\": " << r.wallSeconds << ",\n"
+      << "  \"automate\": " << (o.automate ? "true" : "false") << ",\n"
+      << "  \"reload_seconds\": " << o.reloadSeconds << ",\n  \"resize_seconds\": " << o.resizeSeconds << ",\n"
+      << "  \"callbacks\": " << r.callbacks << ",\n  \"gated_callbacks\": " << r.gatedCallbacks << ",\n"
+      << "  \"reloads\": " << r.reloads << ",\n  \"reload_failures\": " << r.reloadFailures.size() << ",\n"
+      << "  \"resizes\": " << r.resizes << ",\n  \"buffer_sizes\": [";
+  for (std::size_t i = 0; i < r.bufferSizes.size(); ++i) out << (i ? ", " : "") << r.bufferSizes[i];
+  out << "],\n  \"non_finite_samples\": " << r.nonFiniteSamples << ",\n  \"peak\": " << r.peak << ",\n"
+      << "  \"blocks_played\": " << r.totals.blocksPlayed << ",\n  \"blocks_missed\": " << r.totals.blocksMissed << ",\n"
+      << "  \"blocks_skipped\": " << r.totals.blocksSkipped << ",\n  \"blocks_invalid\": " << r.totals.blocksInvalid << ",\n"
+      << "  \"resident_mb\": [";
+  for (std::size_t i = 0; i < r.residentMegabytes.size(); ++i)
+    out << (i ? ", " : "") << "[" << r.residentMegabytes[i].first << ", " << r.residentMegabytes[i].second << "]";
+  out << "]\n}\n";
+  return out.str();
+}
+
+}  // namespace lmdm::tools

@@ -1,0 +1,49 @@
+// A long session in a headless host, as a DAW would run the plugin for hours: the input looped, every
+// parameter automated every callback, the model package reloaded every few minutes and the buffer
+// size changed, each the way the plugin does it (a control thread swaps or re-prepares the engine
+// behind lmdm::ProcessGate while the audio thread keeps calling). Counts what went wrong and samples
+// the resident memory, for bench/soak_bench.py.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "AudioFile.h"
+#include "lmdm/Engine.h"
+#include "lmdm/OnnxGraph.h"
+
+namespace lmdm::tools {
+
+struct SoakOptions {
+  std::string model;            // package folder
+  SessionSettings session;      // threads, provider
+  double seconds = 60.0;        // audio to process
+  bool realtime = true;         // paced like a sound card (misses are real); else as fast as possible
+  int buffer = 256;             // the first buffer size
+  bool automate = true;         // two random parameters changed every callback
+  double reloadSeconds = 300.0;  // the package loaded again this often (0: never)
+  double resizeSeconds = 60.0;   // a new buffer size (the host re-prepares) this often (0: never)
+  double sampleSeconds = 10.0;   // resident memory sampled this often
+  unsigned seed = 1;
+};
+
+struct SoakReport {
+  double audioSeconds = 0, wallSeconds = 0;
+  long long callbacks = 0;
+  long long gatedCallbacks = 0;  // callbacks that passed audio through while the engine was swapped
+  int reloads = 0, resizes = 0;
+  std::vector<std::string> reloadFailures;
+  long long nonFiniteSamples = 0;
+  float peak = 0.0f;
+  EngineStats totals;  // blocks played / missed / skipped / invalid over every prepare
+  std::vector<std::pair<double, double>> residentMegabytes;  // (audio seconds, RSS MB)
+  std::vector<int> bufferSizes;                              // each size the host used, in order
+};
+
+/** Allocates, spawns the control thread; throws when the package does not load at the start. */
+SoakReport runSoak(const AudioData& input, const SoakOptions& options);
+
+std::string toJson(const SoakReport& report, const SoakOptions& options);
+
+}  // namespace lmdm::tools
