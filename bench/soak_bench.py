@@ -46,9 +46,9 @@ def plot(report: dict, path: Path) -> None:
     axis.axvline(report["warm_up_seconds"] / 60, color="grey", linestyle=":", label="end of warm-up")
     axis.set_xlabel("minutes of audio")
     axis.set_ylabel("resident memory (MB)")
-    slope = report["memory_slope_mb_per_hour"]
-    axis.set_title(f"soak: {report['host']['reloads']} reloads, {report['host']['resizes']} buffer changes, "
-                   f"{report['host']['blocks_missed']} missed, slope {slope:+.2f} MB/h" if slope is not None else "soak")
+    slope, host = report["memory_slope_mb_per_hour"], report["host"]
+    title = f"soak: {host['reloads']} reloads, {host['resizes']} buffer changes, {host['blocks_missed']} missed"
+    axis.set_title(title + (f", slope {slope:+.2f} MB/h" if slope is not None else ""))
     axis.legend(loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -23,21 +23,30 @@ def shard_paths(root: Path, split: str) -> list[Path]:
     return [root / name for name in summary["shards"][split]]
 
 
+class ShardError(ValueError):
+    """A shard that cannot be read: missing, truncated or damaged."""
+
+
 def read_shard(path: Path) -> Iterator[dict]:
-    """Examples of one shard: {"meta": dict, "mix": float32 array, "stems": [float32 arrays]}."""
+    """Examples of one shard: {"meta": dict, "mix": float32 array, "stems": [float32 arrays]}.
+    Raises ShardError naming the shard when it cannot be read to its end."""
     current: dict | None = None
-    with tarfile.open(path, "r") as tar:
-        for member in tar:
-            key, _, kind = member.name.partition(".")
-            data = tar.extractfile(member).read()
-            if kind == "json":
-                if current is not None:
-                    yield current
-                current = {"meta": json.loads(data), "mix": None, "stems": []}
-            elif kind == "mix.flac":
-                current["mix"] = sf.read(io.BytesIO(data), dtype="float32")[0]
-            elif kind.startswith("stem"):
-                current["stems"].append(sf.read(io.BytesIO(data), dtype="float32")[0])
+    try:
+        with tarfile.open(path, "r") as tar:
+            for member in tar:
+                key, _, kind = member.name.partition(".")
+                data = tar.extractfile(member).read()
+                if kind == "json":
+                    if current is not None:
+                        yield current
+                    current = {"meta": json.loads(data), "mix": None, "stems": []}
+                elif kind == "mix.flac":
+                    current["mix"] = sf.read(io.BytesIO(data), dtype="float32")[0]
+                elif kind.startswith("stem"):
+                    current["stems"].append(sf.read(io.BytesIO(data), dtype="float32")[0])
+    except (OSError, EOFError, tarfile.TarError, ValueError, RuntimeError, TypeError) as error:
+        raise ShardError(f"{path} cannot be read ({type(error).__name__}: {error}): restore it, or build the "
+                         "data set again (python -m lmdm.data build into a new --output)") from error
     if current is not None:
         yield current
 

@@ -31,13 +31,22 @@ from ..latents.cache import GUITAR_CONTROLS, GUITAR_LATENTS, normalise_latents
 BRIGHTNESS = CONTROL_NAMES.index("brightness")  # its column in the cache's raw controls
 
 
+def open_array(path: Path) -> np.ndarray:
+    """A cache array, memory-mapped; a missing, truncated or damaged file is an error that names it."""
+    try:
+        return np.load(path, mmap_mode="r")
+    except (OSError, ValueError, EOFError) as error:
+        raise ValueError(f"{path} cannot be read ({error}): delete {path.parent} and build the cache again "
+                         "(python -m lmdm.latents.build)") from error
+
+
 class LatentWindows:
     def __init__(self, folder: Path, split: str, frames: int, guitar_controls: float = 0.0,
                  own_brightness: bool = False, solo_weight: float = 1.0, guitar_envelope: bool = False,
                  stats: dict | None = None):
-        self.latents = np.load(folder / f"{split}.latents.npy", mmap_mode="r")  # (N, D) float16
-        self.controls = np.load(folder / f"{split}.controls.npy", mmap_mode="r")  # (N, 4)
-        self.text = np.load(folder / f"{split}.text.npy")  # (captions, 384)
+        self.latents = open_array(folder / f"{split}.latents.npy")  # (N, D) float16
+        self.controls = open_array(folder / f"{split}.controls.npy")  # (N, 4)
+        self.text = np.array(open_array(folder / f"{split}.text.npy"))  # (captions, 384)
         index = json.loads((folder / f"{split}.json").read_text())
         # the normalisation: the cache's own unless the run keeps its starting model's (dit.files.keep_run_stats)
         self.stats = stats or json.loads((folder / "stats.json").read_text())
@@ -55,13 +64,13 @@ class LatentWindows:
             path = folder / f"{split}.{GUITAR_CONTROLS}"
             if not path.exists():
                 raise FileNotFoundError(f"{path} is missing: build it with python -m lmdm.latents.guitar_controls")
-            self.guitar = np.load(path, mmap_mode="r")
+            self.guitar = open_array(path)
         self.guitar_latents = None
         if guitar_envelope:
             path = folder / f"{split}.{GUITAR_LATENTS}"
             if not path.exists():
                 raise FileNotFoundError(f"{path} is missing: build it with python -m lmdm.latents.guitar_envelope")
-            self.guitar_latents = np.load(path, mmap_mode="r")
+            self.guitar_latents = open_array(path)
 
     def batch(self, size: int, generator: np.random.Generator) -> dict[str, torch.Tensor]:
         """latents (B, T, D) normalised per channel, control values/present (B, T, 3), text (B, 384)."""

@@ -12,25 +12,35 @@ import shutil
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 META = "checkpoint.json"
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint that could not be written (a full disk, a vanished folder); the previous one stands."""
 
 
 def save_checkpoint(folder: Path, models: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
                     meta: dict) -> None:
     staging = folder.with_name(folder.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    layouts = {}
-    for name, model in models.items():
-        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
-                  staging / f"{name}.safetensors")
-    for name, optimizer in optimizers.items():
-        tensors, layouts[name] = _flatten_optimizer(optimizer.state_dict())
-        save_file(tensors, staging / f"{name}.safetensors")
-    save_file({"torch": torch.get_rng_state()}, staging / "rng.safetensors")
-    (staging / META).write_text(json.dumps(meta | {"optimizer_layouts": layouts}, indent=1))
+    try:
+        staging.mkdir(parents=True)
+        layouts = {}
+        for name, model in models.items():
+            save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
+                      staging / f"{name}.safetensors")
+        for name, optimizer in optimizers.items():
+            tensors, layouts[name] = _flatten_optimizer(optimizer.state_dict())
+            save_file(tensors, staging / f"{name}.safetensors")
+        save_file({"torch": torch.get_rng_state()}, staging / "rng.safetensors")
+        (staging / META).write_text(json.dumps(meta | {"optimizer_layouts": layouts}, indent=1))
+    except (OSError, SafetensorError) as error:  # a full disk, above all: say so, leave no half-written folder
+        shutil.rmtree(staging, ignore_errors=True)
+        raise CheckpointWriteError(f"could not write the checkpoint {folder} ({error}); the previous checkpoint "
+                                   "is intact: free space and resume with the same command") from error
     previous = folder.with_name(folder.name + ".previous")
     shutil.rmtree(previous, ignore_errors=True)
     if folder.exists():

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from lmdm.data.config import DataConfig
 from lmdm.data.corpus import Piece, list_pieces, split_of
 from lmdm.data.examples import process_piece
 from lmdm.data.instruments import GUITARS
-from lmdm.data.loader import ShardDataset, read_shard
+from lmdm.data.loader import ShardDataset, ShardError, read_shard, shard_paths
 from lmdm.data.shards import read_manifest
 from lmdm.data.summary import summarise
 
@@ -315,3 +316,15 @@ def test_focus_programs_must_be_solo_instruments_and_older_builds_stay_valid(tin
     assert build(tiny_config(tmp_path))["hours"] == summary["hours"]
     with pytest.raises(ValueError, match="focus_hours"):
         build(tiny_config(tmp_path, focus_programs=(40,), focus_hours=1.0))
+
+
+def test_a_damaged_shard_is_a_clear_error_naming_it(tiny, tmp_path):
+    damaged = tmp_path / "data"
+    shutil.copytree(tiny, damaged)
+    shard = shard_paths(damaged, "train")[0]
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 3])  # a copy cut short
+    with pytest.raises(ShardError, match=f"{shard.name} cannot be read"):
+        list(ShardDataset(damaged, "train"))
+    shard.unlink()
+    with pytest.raises(ShardError, match=f"{shard.name} cannot be read"):
+        list(read_shard(shard))

@@ -163,6 +163,20 @@ def test_non_finite_batches_are_skipped_not_learned(latent_data, tmp_path):
     assert all(torch.isfinite(w).all() for w in weights.values())
 
 
+def test_a_damaged_latent_cache_is_a_clear_error_naming_the_file(latent_data, tmp_path):
+    import shutil
+
+    from lmdm.latents.cache import cache_folder
+
+    data, vae = latent_data
+    folder = cache_folder(tmp_path / "data", vae)
+    shutil.copytree(cache_folder(data, vae), folder)
+    latents_path = folder / "train.latents.npy"
+    latents_path.write_bytes(latents_path.read_bytes()[:1000])  # a copy cut short
+    with pytest.raises(ValueError, match="train.latents.npy cannot be read.*build the cache again"):
+        LatentWindows(folder, "train", 16)
+
+
 def test_a_streaming_model_trains_on_with_a_new_pitch_input(tmp_path):
     """--init-from a streaming model with the scalar pitch input: everything but the pitch input is
     kept, the sinusoidal one starts at zero output, so the model computes what it computed without pitch."""

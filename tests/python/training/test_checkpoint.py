@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import SafetensorError
 
 from lmdm.training import checkpoint as checkpoint_module
-from lmdm.training.checkpoint import load_checkpoint, recover_checkpoint, save_checkpoint
+from lmdm.training.checkpoint import CheckpointWriteError, load_checkpoint, recover_checkpoint, save_checkpoint
 
 
 class Killed(Exception):
@@ -104,3 +105,20 @@ def test_an_unreadable_checkpoint_is_an_error_not_a_fresh_start(tmp_path):
     (folder / "model.safetensors").write_bytes(b"\x00" * 5)
     with pytest.raises(Exception):
         load_checkpoint(folder, {"model": torch.nn.Linear(4, 3)}, {})
+
+
+def test_a_full_disk_is_a_clear_error_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    folder = tmp_path / "checkpoint"
+    save(folder, 1)
+
+    def full_disk(tensors, path, *args, **kwargs):
+        Path(path).write_bytes(b"\x00" * 3)  # what a writer leaves when the disk fills mid-file
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(checkpoint_module, "save_file", full_disk)
+    with pytest.raises(CheckpointWriteError, match="No space left on device.*previous checkpoint is intact"):
+        save(folder, 2)
+    monkeypatch.undo()
+    assert not (tmp_path / "checkpoint.staging").exists()
+    assert recover_checkpoint(folder)
+    assert load_checkpoint(folder, {"model": torch.nn.Linear(4, 3)}, {})["step"] == 1
