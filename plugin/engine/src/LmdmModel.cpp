@@ -82,6 +82,9 @@ LmdmModel::LmdmModel(std::shared_ptr<const ModelPackage> package, const SessionS
   batchedLatents_.assign(kBatch * C * D, 0.0f);
   batchedValues_.assign(kBatch * C * K, 0.0f);
   batchedPresent_.assign(kBatch * C * K, 0.0f);
+  const auto cacheRow = static_cast<std::size_t>(p.layers) * p.heads * p.contextFrames * p.headDim;
+  conditionalKeys_.assign(cacheRow, 0.0f);
+  conditionalValues_.assign(cacheRow, 0.0f);
   latents_.assign(B * D, 0.0f);
   freshNoise_.assign(B * D, 0.0f);
   decoderInput_.assign(D * B, 0.0f);
@@ -132,7 +135,16 @@ void LmdmModel::prepareGrid(int steps) {
   };
   modulations_.resize(grid_.size());
   outModulations_.resize(grid_.size());
-  for (std::size_t i = 0; i < grid_.size(); ++i) modulationsAt(grid_[i], modulations_[i], &outModulations_[i]);
+  conditionalModulations_.resize(grid_.size());
+  for (std::size_t i = 0; i < grid_.size(); ++i) {
+    modulationsAt(grid_[i], modulations_[i], &outModulations_[i]);
+    // [layers, batch, width] -> [layers, 1, width]: row 0 of each layer
+    const auto layers = static_cast<std::size_t>(modulationShape_[0]), width = static_cast<std::size_t>(modulationShape_[2]);
+    conditionalModulations_[i].resize(layers * width);
+    for (std::size_t l = 0; l < layers; ++l)
+      std::copy_n(modulations_[i].begin() + static_cast<std::ptrdiff_t>(l * kBatch * width), width,
+                  conditionalModulations_[i].begin() + static_cast<std::ptrdiff_t>(l * width));
+  }
   modulationsAt(0.0, encoderModulations_, nullptr);  // context frames are clean: t = 0
 }
 
@@ -237,10 +249,11 @@ void LmdmModel::computeControls(const float* input) {
   std::copy(present_.begin(), present_.end(), controls_.begin() + static_cast<std::ptrdiff_t>(values_.size()));
 }
 
-std::vector<Ort::Value> LmdmModel::sharedInputs(const float* values, const float* present, int frames, std::int64_t first) {
+std::vector<Ort::Value> LmdmModel::sharedInputs(const float* values, const float* present, int frames, std::int64_t first,
+                                                int rows) {
   constexpr std::size_t K = ModelPackage::kControls;
   const std::size_t n = static_cast<std::size_t>(frames);
-  for (int b = 0; b < kBatch; ++b) {
+  for (int b = 0; b < rows; ++b) {
     const auto row = static_cast<std::ptrdiff_t>(b * n * K);
     if (b == 1 && package_->guidanceDropsControls) {  // the unconditional row: controls absent
       std::fill_n(batchedValues_.begin() + row, n * K, 0.0f);
@@ -253,13 +266,20 @@ std::vector<Ort::Value> LmdmModel::sharedInputs(const float* values, const float
   for (std::size_t i = 0; i < n; ++i) positions_[i] = static_cast<float>(first + static_cast<std::int64_t>(i));
   const std::int64_t f = frames, capacity = cache_.capacity();
   std::vector<Ort::Value> shared;
-  shared.push_back(tensorView(batchedValues_.data(), {kBatch, f, static_cast<std::int64_t>(K)}));
-  shared.push_back(tensorView(batchedPresent_.data(), {kBatch, f, static_cast<std::int64_t>(K)}));
+  shared.push_back(tensorView(batchedValues_.data(), {rows, f, static_cast<std::int64_t>(K)}));
+  shared.push_back(tensorView(batchedPresent_.data(), {rows, f, static_cast<std::int64_t>(K)}));
   shared.push_back(tensorView(positions_.data(), {f}));
-  shared.push_back(tensorView(text_.data(), {kBatch, package_->textDim}));
-  shared.push_back(tensorView(useText_.data(), {kBatch}));
-  shared.push_back(tensorView(cache_.keys(), cache_.shape()));
-  shared.push_back(tensorView(cache_.values(), cache_.shape()));
+  shared.push_back(tensorView(text_.data(), {rows, package_->textDim}));  // row 0 first: the conditional one
+  shared.push_back(tensorView(useText_.data(), {rows}));
+  if (rows == kBatch) {
+    shared.push_back(tensorView(cache_.keys(), cache_.shape()));
+    shared.push_back(tensorView(cache_.values(), cache_.shape()));
+  } else {  // row 0 of the cache, copied out by denoise() (the layout puts the batch inside each layer)
+    auto shape = cache_.shape();
+    shape[1] = rows;
+    shared.push_back(tensorView(conditionalKeys_.data(), shape));
+    shared.push_back(tensorView(conditionalValues_.data(), shape));
+  }
   shared.push_back(tensorView(cache_.valid(), {capacity}));
   return shared;
 }
@@ -274,7 +294,7 @@ void LmdmModel::encode(const float* latents, const float* values, const float* p
   for (int b = 0; b < kBatch; ++b) std::copy_n(latents, n, batchedLatents_.begin() + static_cast<std::ptrdiff_t>(b * n));
   std::vector<NamedValue> named;
   named.emplace_back("latents", tensorView(batchedLatents_.data(), {kBatch, frames, package_->latentDim}));
-  auto shared = sharedInputs(values, present, frames, first);
+  auto shared = sharedInputs(values, present, frames, first, kBatch);
   for (std::size_t i = 0; i < shared.size(); ++i) named.emplace_back(kSharedNames[i], std::move(shared[i]));
   named.emplace_back("modulations", tensorView(encoderModulations_.data(), modulationShape_));
   const auto outputs = encoder_.run(ordered(encoder_.spec(), named));
@@ -285,14 +305,27 @@ void LmdmModel::encode(const float* latents, const float* values, const float* p
 void LmdmModel::denoise() {
   const int B = package_->blockFrames;
   const std::size_t n = latents_.size();
+  const int rows = denoiserRows();
+  if (rows == 1) {  // the cache's row 0, once per block: the denoiser only reads the cache
+    const auto shape = cache_.shape();
+    const auto layers = static_cast<std::size_t>(shape[0]), row = static_cast<std::size_t>(shape[2] * shape[3] * shape[4]);
+    for (std::size_t l = 0; l < layers; ++l) {
+      std::copy_n(cache_.keys() + l * kBatch * row, row, conditionalKeys_.begin() + static_cast<std::ptrdiff_t>(l * row));
+      std::copy_n(cache_.values() + l * kBatch * row, row, conditionalValues_.begin() + static_cast<std::ptrdiff_t>(l * row));
+    }
+  }
+  auto modulationShape = modulationShape_, outModulationShape = outModulationShape_;
+  modulationShape[1] = outModulationShape[0] = rows;
   for (std::size_t step = 0; step + 1 < grid_.size(); ++step) {
-    for (int b = 0; b < kBatch; ++b) std::copy(latents_.begin(), latents_.end(), batchedLatents_.begin() + static_cast<std::ptrdiff_t>(b * n));
+    for (int b = 0; b < rows; ++b) std::copy(latents_.begin(), latents_.end(), batchedLatents_.begin() + static_cast<std::ptrdiff_t>(b * n));
     std::vector<NamedValue> named;
-    named.emplace_back("noisy", tensorView(batchedLatents_.data(), {kBatch, B, package_->latentDim}));
-    auto shared = sharedInputs(values_.data(), present_.data(), B, position_);
+    named.emplace_back("noisy", tensorView(batchedLatents_.data(), {rows, B, package_->latentDim}));
+    auto shared = sharedInputs(values_.data(), present_.data(), B, position_, rows);
     for (std::size_t i = 0; i < shared.size(); ++i) named.emplace_back(kSharedNames[i], std::move(shared[i]));
-    named.emplace_back("modulations", tensorView(modulations_[step].data(), modulationShape_));
-    named.emplace_back("out_modulation", tensorView(outModulations_[step].data(), outModulationShape_));
+    auto& modulations = rows == kBatch ? modulations_[step] : conditionalModulations_[step];
+    named.emplace_back("modulations", tensorView(modulations.data(), modulationShape));
+    // out_modulation is [batch, width]: row 0 is its first `width` numbers
+    named.emplace_back("out_modulation", tensorView(outModulations_[step].data(), outModulationShape));
     const auto outputs = denoiser_.run(ordered(denoiser_.spec(), named));
     const float* v = data(outputs[outputIndex(denoiser_.spec(), "velocity")]);
     const float dt = static_cast<float>(grid_[step + 1] - grid_[step]);
@@ -300,7 +333,7 @@ void LmdmModel::denoise() {
     const bool renoise = package_->solver == Solver::PingPong && next > 0.0f;
     if (renoise) noise_.fill(freshNoise_.data(), n);  // drawn after the block's own noise, as lmdm.dit.flow.solve
     for (std::size_t i = 0; i < n; ++i) {
-      const float velocity = v[n + i] + guidance_ * (v[i] - v[n + i]);  // row 0 conditional, row 1 not
+      const float velocity = rows == 1 ? v[i] : v[n + i] + guidance_ * (v[i] - v[n + i]);  // row 0 conditional
       if (package_->solver == Solver::Euler) {
         latents_[i] = latents_[i] + dt * velocity;
       } else {

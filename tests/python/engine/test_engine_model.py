@@ -53,6 +53,30 @@ def test_guidance_without_the_controls_matches_the_reference_and_changes_the_out
     assert np.abs(outputs["text"] - outputs["text and controls"]).max() > 1e-2
 
 
+def test_guidance_one_denoises_the_conditional_row_alone_and_matches_the_reference(engine_module, package):
+    """At guidance 1 CFG's u + 1 x (c - u) is c: the engine runs the denoiser on one row (as the Python
+    streamer does) and agrees with the reference; its encoder keeps caching both rows, so switching to
+    guidance 3 mid-stream goes on from the same context."""
+    folder, _ = package
+    reference, engine = LiveDelay(folder, LiveSettings(guidance=1.0, seed=2)), engine_module.LmdmModel(str(folder))
+    engine.set_settings(guidance=1.0)
+    engine.restart(2)
+    prompt = reference.prompts["violin"]
+    reference.set_prompt(prompt)
+    engine.set_prompt(prompt)
+    audio = guitar_like(6 * reference.block_samples, notes=5, period=1 / 3)
+    blocks = np.split(audio, 6)
+    for block in blocks[:4]:
+        reference.process(block)
+        engine.process(block)
+        assert np.abs(engine.last_latents - reference.last_latents).max() <= 1e-3
+    one_row = engine.last_latents.copy()
+    engine.set_settings(guidance=3.0)
+    for block in blocks[4:]:
+        assert np.isfinite(engine.process(block)).all()
+    assert np.abs(engine.last_latents - one_row).max() > 1e-3
+
+
 def test_pingpong_sampling_matches_the_reference_and_differs_from_euler(engine_module, package, tmp_path):
     """stream.solver "pingpong" (ARC-Forcing's few-step models): the engine re-noises each step's clean
     prediction with the same fresh noise as the Python reference, so the latents agree; Euler's differ."""

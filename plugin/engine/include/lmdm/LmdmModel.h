@@ -63,12 +63,16 @@ class LmdmModel {
  private:
   static constexpr int kBatch = 2;  // classifier-free guidance: conditional, unconditional
 
+  /** Rows the denoiser runs. At guidance 1, CFG's u + 1 x (c - u) is the conditional row alone, so the
+      unconditional one is skipped (the encoder keeps both: the cache must serve any later guidance). */
+  int denoiserRows() const { return guidance_ == 1.0f ? 1 : kBatch; }
   void prepareGrid(int steps);
   void computeControls(const float* input);
   void encode(const float* latents, const float* values, const float* present, int frames, std::int64_t first);
   void denoise();
   void decode(float* output);
-  std::vector<Ort::Value> sharedInputs(const float* values, const float* present, int frames, std::int64_t first);
+  std::vector<Ort::Value> sharedInputs(const float* values, const float* present, int frames, std::int64_t first,
+                                       int rows);
 
   std::shared_ptr<const ModelPackage> package_;
   OnnxGraph features_, decoder_, timestep_, encoder_, denoiser_;
@@ -76,6 +80,7 @@ class LmdmModel {
   float guidance_ = 1.0f;
   std::vector<double> grid_;
   std::vector<std::vector<float>> modulations_, outModulations_;  // per grid time
+  std::vector<std::vector<float>> conditionalModulations_;          // per grid time, row 0 only
   std::vector<float> encoderModulations_;                          // t = 0
   std::vector<std::int64_t> modulationShape_, outModulationShape_;
   GaussianNoise noise_;
@@ -88,6 +93,7 @@ class LmdmModel {
   std::vector<float> frameValues_, framePresent_, medianScratch_, medianWindow_;  // the feature window's frames
   std::vector<float> contextLatents_, contextValues_, contextPresent_;  // encdec: the last C frames
   std::vector<float> batchedLatents_, batchedValues_, batchedPresent_;
+  std::vector<float> conditionalKeys_, conditionalValues_;  // row 0 of cache_, for one-row denoising
   std::vector<float> latents_, freshNoise_, decoderInput_;
   std::vector<std::vector<float>> decoderState_;
   std::vector<std::vector<std::int64_t>> decoderStateShapes_;
