@@ -112,10 +112,12 @@ lmdm::SessionChoices LmdmAudioProcessor::loadedSession() const {
 }
 
 lmdm::SessionChoices LmdmAudioProcessor::savedSession() const {
-  const std::lock_guard<std::mutex> lock(sessionMutex_);
-  // A session restored but not yet loaded is what the user has: saving now must not lose it.
-  if (pendingSession_) return *pendingSession_;
-  return {modelFolder_.toStdString(), provider_.toStdString()};
+  {
+    const std::lock_guard<std::mutex> lock(sessionMutex_);
+    // A session restored but not yet loaded is what the user has: saving now must not lose it.
+    if (pendingSession_) return *pendingSession_;
+  }
+  return loadedSession();
 }
 
 juce::StringArray LmdmAudioProcessor::selectableProviders() {
