@@ -57,13 +57,16 @@ TEST(ProcessGate, TheAudioThreadNeverRunsWhatIsBeingSwapped) {
     model->generation = -1;  // a reader after this line would see the overlap
     running = next.get();
     model = std::move(next);  // frees the old one
+    const long long before = entered.load();
     gate.open();
-    std::this_thread::yield();
+    // Let the audio thread run each generation at least once: on a loaded machine the whole loop
+    // could otherwise finish before the audio thread is first scheduled, and test nothing.
+    while (entered.load() == before) std::this_thread::yield();
   }
   stop.store(true);
   audio.join();
   EXPECT_FALSE(overlapped.load());
-  EXPECT_GT(entered.load(), 0);
+  EXPECT_GE(entered.load(), 300);
   EXPECT_EQ(running->generation, 300);
 }
 
