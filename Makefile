@@ -100,6 +100,7 @@ bench-export: setup
 
 bench-vae: setup
 	@$(PYTHON) bench/vae_decode_bench.py
+	@$(PYTHON) bench/vae_instrument_bench.py
 
 bench-data: setup
 	@$(PYTHON) bench/data_render_bench.py

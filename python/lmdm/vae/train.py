@@ -25,14 +25,18 @@ from ..training.distributed import (MetricsLog, distributed, replicas_in_sync, r
                                     warmup_learning_rate)
 from ..training.loop import Schedule, run_loop
 from .discriminator import DiscriminatorConfig, MultiScaleSTFTDiscriminator, discriminator_loss, generator_losses
-from .model import CONFIGS, VAE, kl_divergence
+from .model import CONFIGS, VAE, kl_divergence, load_vae, load_vae_config
 
 
 @dataclass(frozen=True)
 class TrainVAEConfig:
     data: Path = field(default_factory=lambda: Path("data/lmdm-v1"))  # a built data set (python -m lmdm.data build)
     run_dir: Path = field(default_factory=lambda: Path("runs/vae"))  # checkpoints, logs and plots go here
-    model: str = "small"  # a key of lmdm.vae.model.CONFIGS
+    model: str = "small"  # a key of lmdm.vae.model.CONFIGS; ignored with init_from (its own config)
+    init_from: str = ""  # a fresh run starts from this VAE (a shipped folder or a run's checkpoint)
+    # Train the decoder alone: the latents, and every model trained on them, stay valid, so a better
+    # decoder drops into the shipped packages without retraining the DiT.
+    decoder_only: bool = False
     device: str = "cpu"  # or "cuda"
     batch_size: int = 8  # per process
     crop_seconds: float = 1.5  # long enough for several notes, short enough for 8 crops a step on 2 cores
@@ -44,6 +48,9 @@ class TrainVAEConfig:
     mel_weight: float = 1.0
     grad_clip: float = 1.0  # both calibration runs diverged without it
     adversarial_start_step: int = 6000  # the spectral losses flatten around here (see the model card's curves)
+    # The discriminator trains alone for this many steps before its loss reaches the generator: a fresh
+    # discriminator against an already trained decoder (init_from) would otherwise push it anywhere.
+    discriminator_lead_steps: int = 0
     adversarial_crops: int = 4  # of each batch: the discriminator triples a step's cost on 2 cores at 8 (measured)
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 2.0
@@ -81,8 +88,12 @@ class _Trainer:
     def __init__(self, config: TrainVAEConfig, device: torch.device, world: int):
         self.config = config
         torch.manual_seed(config.seed)  # identical initial weights on every rank
-        self.model_config = CONFIGS[config.model]()
+        self.model_config = load_vae_config(Path(config.init_from)) if config.init_from else CONFIGS[config.model]()
         self.model = VAE(self.model_config).to(device)
+        if config.init_from:  # replaced by the checkpoint's weights when the run resumes
+            self.model.load_state_dict(load_vae(Path(config.init_from)).state_dict())
+        if config.decoder_only:
+            self.model.encoder.requires_grad_(False)
         self.discriminator = MultiScaleSTFTDiscriminator(DiscriminatorConfig()).to(device)
         self.optimizer = self._adamw(self.model)
         self.discriminator_optimizer = self._adamw(self.discriminator)
@@ -93,7 +104,8 @@ class _Trainer:
 
     def _adamw(self, module: torch.nn.Module) -> torch.optim.Optimizer:
         c = self.config
-        return torch.optim.AdamW(module.parameters(), lr=c.learning_rate, betas=c.betas, weight_decay=c.weight_decay)
+        trained = [p for p in module.parameters() if p.requires_grad]
+        return torch.optim.AdamW(trained, lr=c.learning_rate, betas=c.betas, weight_decay=c.weight_decay)
 
     @property
     def models(self) -> dict:
@@ -105,13 +117,15 @@ class _Trainer:
 
     def step(self, audio: torch.Tensor, step: int) -> dict[str, float]:
         adversarial = step >= self.config.adversarial_start_step
+        discriminating = step >= self.config.adversarial_start_step - self.config.discriminator_lead_steps
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
                 group["lr"] = warmup_learning_rate(self.config.learning_rate, self.config.warmup_steps, step)
         reconstruction, mean, logvar = self.trained(audio)
         estimate, target = reconstruction[:, :-self.trim], audio[:, :-self.trim]
         terms = self.losses(estimate, target)
-        terms["kl"] = kl_divergence(mean, logvar) * self.config.kl_weight
+        if not self.config.decoder_only:  # a frozen encoder's KL is a constant
+            terms["kl"] = kl_divergence(mean, logvar) * self.config.kl_weight
         crops = self.config.adversarial_crops
         if adversarial:
             terms |= self._generator_terms(estimate[:crops], target[:crops])
@@ -123,7 +137,7 @@ class _Trainer:
             self.optimizer.zero_grad(set_to_none=True)
         self.optimizer.step()
         values = {k: v.item() for k, v in terms.items()} | {"loss": loss.item(), "grad_norm": grad_norm.item()}
-        if adversarial:
+        if discriminating:
             values["discriminator"] = self._discriminator_step(estimate[:crops].detach(), target[:crops])
         return values
 

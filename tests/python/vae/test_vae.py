@@ -153,3 +153,23 @@ def test_dft_bases_and_overlap_add_match_torch_fft():
     folded = torch.nn.functional.fold(frames.transpose(1, 2), output_size=(1, 8 * 256 + 1024), kernel_size=(1, 1024),
                                       stride=(1, 256))[:, 0, 0]
     assert torch.allclose(overlap_add(frames, 256), folded, atol=1e-6)
+
+
+def test_decoder_only_fine_tune_keeps_the_encoder_and_trains_the_decoder(dataset, tmp_path):
+    base = tmp_path / "base"
+    subprocess.run(_train_command(dataset, base, 3), cwd=REPO, check=True, capture_output=True)
+    tuned = tmp_path / "tuned"
+    subprocess.run(_train_command(dataset, tuned, 6, "--init-from", str(base / "checkpoint"), "--decoder-only",
+                                  "--adversarial-start-step", "3", "--discriminator-lead-steps", "2"),
+                   cwd=REPO, check=True, capture_output=True)
+    before, after = _weights(base), _weights(tuned)
+    encoder = [name for name in before if name.startswith("encoder.")]
+    decoder = [name for name in before if name.startswith("decoder.")]
+    assert encoder and decoder
+    assert all(torch.equal(before[name], after[name]) for name in encoder)  # the latents stay valid
+    assert any(not torch.equal(before[name], after[name]) for name in decoder)
+    rows = [json.loads(line) for line in (tuned / "metrics.jsonl").read_text().splitlines()]
+    logged = {row["step"] - 1: row for row in rows}  # a row is logged after its step, under the next number
+    assert not any("kl" in row for row in logged.values())
+    assert "discriminator" not in logged[0] and "discriminator" in logged[1]  # from step 3 - 2
+    assert "adversarial" not in logged[2] and "adversarial" in logged[3]  # the generator meets it after the lead
