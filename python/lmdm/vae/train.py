@@ -152,8 +152,8 @@ class _Trainer:
     def _discriminator_step(self, estimate: torch.Tensor, target: torch.Tensor) -> float:
         both = self.trained_discriminator(torch.cat([target, estimate]))  # one pass, so DDP reduces once
         half = target.shape[0]
-        loss = discriminator_loss([(l[:half], [f[:half] for f in fs]) for l, fs in both],
-                                  [(l[half:], [f[half:] for f in fs]) for l, fs in both])
+        loss = discriminator_loss([(logits[:half], [f[:half] for f in fs]) for logits, fs in both],
+                                  [(logits[half:], [f[half:] for f in fs]) for logits, fs in both])
         self.discriminator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if not torch.isfinite(torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), self.config.grad_clip)):
