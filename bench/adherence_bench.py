@@ -44,7 +44,7 @@ from lmdm.evaluation.classifier import INSTRUMENTS, InstrumentClassifier, load_c
 from lmdm.evaluation.frechet import frechet_distance
 
 from adherence_report import (LOOP, aggregate, goals_table, json_ready, nanmedian, plot_spectrograms, plot_summary,
-                              print_summary, ratios, share)
+                              print_summary, ratios, share, worst_ratio)
 
 REPO = Path(__file__).resolve().parents[1]
 ENGINE_FADE_SECONDS = 0.005  # the engine's wet/dry crossfade (plugin/engine/src/Engine.cpp)
@@ -336,13 +336,14 @@ def frechet_to_real(stream: GuitarStream, dry: Analysis, tasks: dict[tuple, Rend
 
 
 def reference_adherence(stream: GuitarStream, dry: Analysis, prompts: dict[str, tuple[int, str]], folder: Path,
-                        analysis_key: str, opening_seconds: float) -> dict[str, dict[str, float]]:
+                        analysis_key: str, opening_seconds: float, window_seconds: float) -> dict[str, dict[str, float]]:
     """The wet's metrics for a real player of each prompt's instrument: the same notes rendered by it
     (reference_renders, each phrase at the guitar's level) scored against the guitar like a wet.
     What a perfect re-performance would score, so a metric that rewards copying the guitar's own
     timbre (brightness r, the loudness envelope of a plucked string) shows it. The opening too: over a
     few seconds of notes, loudness r measures each note's envelope, where a bowed or blown note
-    swells and holds while the guitar's decays."""
+    swells and holds while the guitar's decays. And the varied material's 10-s windows against the
+    first: a perfect player's ratios there show what the material itself does to that measure."""
     references = reference_renders(stream, [label for _, label in prompts.values()], folder)
     everything = np.ones(dry.frames, bool)
     opening = adherence.seconds_mask(dry.frames, 0.0, opening_seconds)
@@ -358,6 +359,10 @@ def reference_adherence(stream: GuitarStream, dry: Analysis, prompts: dict[str, 
                                                 "level_difference_db", "flatness_wet_db")}
         first = adherence.span_scores(dry, played, opening, octave)
         scores[label] |= {f"first_3s_{k}": first[k] for k in ("loudness_r", "level_difference_db")}
+        windows = [adherence.span_scores(dry, played, adherence.seconds_mask(dry.frames, start, end), octave)
+                   for start, end in adherence.windows(dry.frames, window_seconds)]
+        scores[label] |= {f"windows_worst_over_first_{k}": worst_ratio([w[k] for w in windows])
+                          for k in ("loudness_r", "pitch_class_accuracy")}
     return scores
 
 
@@ -447,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         aggregates["frechet_classifier"] = frechet_to_real(streams[0], dry[streams[0].name], tasks, prompts, config,
                                                            classifier, material_folder)
     aggregates["reference_players"] = reference_adherence(streams[0], dry[streams[0].name], prompts, material_folder,
-                                                          analysis_key, config.opening_seconds)
+                                                          analysis_key, config.opening_seconds,
+                                                          config.window_seconds)
     goals = goals_table(aggregates["overall"])
     scoring_seconds = time.perf_counter() - scoring_started
 

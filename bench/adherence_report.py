@@ -372,11 +372,13 @@ def print_summary(aggregates: dict, goals: list[dict]) -> None:
     if players:
         print("\nreal players: the same notes rendered by each prompt's instrument, scored against the guitar as a wet")
         print(f"{'instrument':<16}{'loud r':>8}{'bright r':>9}{'pc acc':>8}{'level dB':>9}{'flat dB':>9}"
-              f"{'first 3 s r':>13}")
+              f"{'first 3 s r':>13}{'window/first loud r, pc':>25}")
         for label, v in players.items():
             print(f"{label:<16}{fmt(v['loudness_r'], 2):>8}{fmt(v['brightness_r'], 2):>9}"
                   f"{fmt(v['pitch_class_accuracy'], 2):>8}{fmt(v['level_difference_db'], 1):>9}"
-                  f"{fmt(v['flatness_wet_db'], 1):>9}{fmt(v.get('first_3s_loudness_r'), 2):>13}")
+                  f"{fmt(v['flatness_wet_db'], 1):>9}{fmt(v.get('first_3s_loudness_r'), 2):>13}"
+                  f"{fmt(v.get('windows_worst_over_first_loudness_r'), 2) + ', ':>19}"
+                  f"{fmt(v.get('windows_worst_over_first_pitch_class_accuracy'), 2):>6}")
     if aggregates.get("by_condition"):
         print("\nper phrase, medians over runs (pitch: monophonic streams)")
         print(f"{'condition':<48}{'phrases':>8}{'pc acc':>8}{'voicing':>8}{'loud r':>8}{'level dB':>9}")
