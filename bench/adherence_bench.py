@@ -105,6 +105,12 @@ ANALYSIS_CODE = (REPO / "python" / "lmdm" / "evaluation" / "adherence.py",)  # a
 # ----------------------------------------------------------------------------- material
 
 
+def material_key_of(config: BenchConfig) -> str:
+    """The key of the rendered streams (and the real players' renders) in the cache."""
+    return digest(code_digest(*MATERIAL_CODE), *map(str, (config.stream_seconds, config.material_seed,
+                                                          config.shift_semitones, config.quick)))
+
+
 def streams_of(config: BenchConfig) -> list[GuitarStream]:
     stream_config = StreamConfig(seconds=config.stream_seconds, seed=config.material_seed)
     monophonic = plan_stream("monophonic", stream_config)
@@ -258,8 +264,8 @@ def score_run(stream: GuitarStream, dry: Analysis, wet: Analysis, wet_audio: np.
                                                     config.shift_semitones)["raw"]
         windows.append(scores)
     opening = adherence.seconds_mask(dry.frames, 0.0, config.opening_seconds)
-    rests = adherence.rest_levels_dbfs(wet_audio, ANALYSIS_RATE, [(start, end - rest_guard) for start, end in stream.rests],
-                                       rest_skip)
+    rests = adherence.rest_levels_dbfs(wet_audio, ANALYSIS_RATE,
+                                       [(start, end - rest_guard) for start, end in stream.rests], rest_skip)
     crops = adherence.active_crops(dry, config.crop_seconds)
     judged = adherence.judged_instruments(classifier, wet_audio, crops, config.crop_seconds)
     training_soundfonts = set(DataConfig().soundfonts)
@@ -336,7 +342,8 @@ def frechet_to_real(stream: GuitarStream, dry: Analysis, tasks: dict[tuple, Rend
 
 
 def reference_adherence(stream: GuitarStream, dry: Analysis, prompts: dict[str, tuple[int, str]], folder: Path,
-                        analysis_key: str, opening_seconds: float, window_seconds: float) -> dict[str, dict[str, float]]:
+                        analysis_key: str, opening_seconds: float,
+                        window_seconds: float) -> dict[str, dict[str, float]]:
     """The wet's metrics for a real player of each prompt's instrument: the same notes rendered by it
     (reference_renders, each phrase at the guitar's level) scored against the guitar like a wet.
     What a perfect re-performance would score, so a metric that rewards copying the guitar's own
@@ -412,8 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     prompts = prompt_labels(config)
 
     streams = streams_of(config)
-    material_key = digest(code_digest(*MATERIAL_CODE), *map(str, (config.stream_seconds, config.material_seed,
-                                                                  config.shift_semitones, config.quick)))
+    material_key = material_key_of(config)
     analysis_key = code_digest(*ANALYSIS_CODE)
     material_folder = config.cache / f"material-{material_key}"
     print(f"material: {', '.join(f'{s.name} ({s.seconds:.0f} s)' for s in streams)} -> {material_folder}", flush=True)

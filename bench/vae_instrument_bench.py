@@ -28,10 +28,12 @@ import torch
 import lmdm.evaluation.adherence as adherence
 from lmdm.cli import add_config_arguments, config_from_args
 from lmdm.evaluation.classifier import load_classifier
+from lmdm.vae.evaluate import reconstruct
 from lmdm.vae.model import VAE, load_vae
 
-from adherence_bench import (ANALYSIS_CODE, MATERIAL_CODE, BenchConfig, code_digest, digest, prepare_material,
+from adherence_bench import (ANALYSIS_CODE, BenchConfig, code_digest, material_key_of, prepare_material,
                              reference_renders, streams_of)
+from adherence_report import share
 
 STREAMS = ("monophonic", "chordal")  # the streams whose real renders the adherence benchmark judges
 
@@ -45,20 +47,15 @@ class VAEInstrumentConfig:
     tag: str = ""
 
 
-@torch.no_grad()
 def round_trip(vae: VAE, audio: np.ndarray) -> np.ndarray:
     """Encode to the posterior means and decode, sample-aligned; the tail the latents cannot hold stays silent."""
     usable = len(audio) // vae.config.samples_per_latent * vae.config.samples_per_latent
-    mean, _ = vae.encode(torch.from_numpy(audio[:usable].astype(np.float32))[None])
-    decoded = vae.decode(mean)[0].numpy()
-    return np.pad(decoded, (0, len(audio) - len(decoded)))
+    return np.pad(reconstruct(vae, audio[:usable].astype(np.float32)), (0, len(audio) - usable))
 
 
 def judged(classifier, audio: np.ndarray, crops: list[float], label: str) -> dict:
     names = adherence.judged_instruments(classifier, audio, crops, 3.0)
-    counts = Counter(names)
-    return {"top1": counts[label] / len(names) if names else float("nan"), "crops": len(names),
-            "most_named": counts.most_common(3)}
+    return {"top1": share(names, label), "crops": len(names), "most_named": Counter(names).most_common(3)}
 
 
 def plot(report: dict, path: Path) -> None:
@@ -93,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     torch.set_num_threads(2)
     bench = BenchConfig()
-    material_key = digest(code_digest(*MATERIAL_CODE), *map(str, (bench.stream_seconds, bench.material_seed,
-                                                                  bench.shift_semitones, bench.quick)))
-    folder = bench.cache / f"material-{material_key}"
+    folder = bench.cache / f"material-{material_key_of(bench)}"
     streams = [s for s in streams_of(bench) if s.name in STREAMS]
     dry = prepare_material(streams, folder, code_digest(*ANALYSIS_CODE))
     classifier = load_classifier(config.classifier)
