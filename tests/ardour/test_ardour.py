@@ -51,7 +51,8 @@ def render_in_ardour(tmp_path, build_info, mono, properties, record_property):
     assert results["backend"] == "Dummy"
     range_length = ardour.add_clip(session, name, np.stack([mono, mono], axis=1))
     built = time.monotonic()
-    out, log = ardour.export(session, name, tmp_path / "export.wav", env)
+    out, log, lost = ardour.export(session, name, tmp_path / "export.wav", env)
+    record_property("ardour_export_attempts_lost", lost)  # the exporter's own races (ardour_session.py)
     record_property("ardour_build_s", round(built - started, 1))
     record_property("ardour_export_s", round(time.monotonic() - built, 1))
     assert out.shape == (range_length, 2), log
