@@ -32,7 +32,7 @@ import torch
 
 from ..cli import add_config_arguments, config_from_args
 from ..dit.files import keep_run_stats, load_dit
-from ..dit.train import mixed_precision
+from ..dit.train import TrainDiTConfig, flow_loss, mixed_precision
 from ..dit.variants import Variant
 from ..dit.windows import LatentWindows
 from ..latents.cache import training_cache
@@ -64,6 +64,10 @@ class ArcConfig:
     log_snr_range: tuple[float, float] = (-6.0, 2.0)
     text_contrastive_weight: float = 2.0  # the recipe's contrastive weight
     control_contrastive_weight: float = 1.0  # beyond the recipe: real audio under another example's sketch
+    # Stabilisers beyond the recipe, off by default (docs/lmdm.md "ARC-Forcing" says what each run used):
+    flow_weight: float = 0.0  # the generator also keeps stage 1's flow-matching loss on real windows, this much
+    penalty_weight: float = 0.0  # approximate R1 / R2 (APT, Lin et al. 2025): D's change under a small input jitter,
+    penalty_sigma: float = 0.01  # of this size, penalised as weight x E[(D(x + sigma e) - D(x))^2] / sigma^2
     batch_size: int = 8
     generator_learning_rate: float = 1e-5
     discriminator_learning_rate: float = 1e-5
@@ -106,10 +110,21 @@ def load_generator(config: ArcConfig, device: torch.device) -> torch.nn.Module:
     return model.train().requires_grad_(True).to(device)
 
 
+def flow_anchor(config: ArcConfig, variant: str) -> TrainDiTConfig:
+    """Stage 1's objective on the ARC windows (its history, context and block fill them exactly):
+    velocity MSE on the last block with context dropout, every example captioned (ARC plays without
+    guidance), controls as given."""
+    history = config.window_frames - config.context_frames - config.block_frames
+    return TrainDiTConfig(variant=variant, context_frames=config.context_frames, block_frames=config.block_frames,
+                          history_frames=history, caption_dropout=0.0, control_dropout=0.0, smoothing_widths=(1,),
+                          precision=config.precision)
+
+
 def arc_step(generator: torch.nn.Module, discriminator: Discriminator, config: ArcConfig, batch: dict,
              rng: torch.Generator, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """One batch: the generator's loss (with the graph into the generator) and the discriminator's
     loss on the detached rollout (with the graph into the discriminator), plus what to log."""
+    anchor = flow_anchor(config, generator.config.variant)
     C = config.context_frames
     latents, values, present = (batch[k].to(device) for k in ("latents", "control_values", "control_present"))
     text = batch["text"].to(device)
@@ -134,22 +149,37 @@ def arc_step(generator: torch.nn.Module, discriminator: Discriminator, config: A
     generator_loss = relativistic(fake_scores, real_scores)
     discriminator.requires_grad_(True)
 
-    # the discriminator's four views in one pass: real, fake, real under another prompt, real under other controls
+    # The discriminator's views in one pass: real, fake, real under another prompt, real under other
+    # controls; with the penalty also real and fake jittered.
     wrong_values = torch.cat([values[:, :C], mismatched(values[:, C:])], 1)
     wrong_present = torch.cat([present[:, :C], mismatched(present[:, C:])], 1)
-    four = lambda x: torch.cat([x] * 4)
+    windows = [renoise(real), renoise(fake.detach()), renoise(real), renoise(real)]
+    if config.penalty_weight:
+        jitter = torch.randn((2, *real.shape), generator=rng).to(device) * config.penalty_sigma
+        windows += [windows[0] + jitter[0], windows[1] + jitter[1]]
+    views = len(windows)
+    repeat = lambda x: torch.cat([x] * views)
     with mixed_precision(config, device):
-        scores = discriminator(torch.cat([renoise(real), renoise(fake.detach()), renoise(real), renoise(real)]),
-                               four(t), four(prefix), four(visible), torch.cat([values, values, values, wrong_values]),
-                               torch.cat([present, present, present, wrong_present]),
-                               torch.cat([text, text, mismatched(text), text])).float()
-    real_d, fake_d, wrong_text_d, wrong_controls_d = scores.chunk(4)
+        scores = discriminator(torch.cat(windows), repeat(t), repeat(prefix), repeat(visible),
+                               torch.cat([values, values, values, wrong_values] + [values] * (views - 4)),
+                               torch.cat([present, present, present, wrong_present] + [present] * (views - 4)),
+                               torch.cat([text, text, mismatched(text), text] + [text] * (views - 4))).float()
+    real_d, fake_d, wrong_text_d, wrong_controls_d, *jittered = scores.chunk(views)
     contrastive_text = relativistic(real_d, wrong_text_d)
     contrastive_controls = relativistic(real_d, wrong_controls_d)
     discriminator_loss = (relativistic(real_d, fake_d) + config.text_contrastive_weight * contrastive_text
                           + config.control_contrastive_weight * contrastive_controls)
     logged = {"contrastive_text": contrastive_text.detach(), "contrastive_controls": contrastive_controls.detach(),
               "real_above_fake": (real_d > fake_d).float().mean().detach()}
+    if jittered:
+        change = ((jittered[0] - real_d) ** 2).mean() + ((jittered[1] - fake_d) ** 2).mean()
+        penalty = change / config.penalty_sigma**2
+        discriminator_loss = discriminator_loss + config.penalty_weight * penalty
+        logged["penalty"] = penalty.detach()
+    if config.flow_weight:
+        flow = flow_loss(generator, anchor, batch, rng, train=True, device=device)
+        generator_loss = generator_loss + config.flow_weight * flow
+        logged["flow_loss"] = flow.detach()
     return generator_loss, discriminator_loss, logged
 
 

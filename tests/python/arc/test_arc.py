@@ -177,6 +177,23 @@ def test_arc_training_logs_both_players_and_a_resumed_run_equals_an_uninterrupte
     assert any(not torch.equal(start[k].float(), trained[k]) for k in start)  # the generator moved
 
 
+def test_the_flow_anchor_and_the_jitter_penalty_are_logged_and_change_the_updates(latent_data, blockcausal_model,
+                                                                                  tmp_path):
+    from safetensors.torch import load_file
+
+    plain = tmp_path / "plain"
+    run(arc_command(latent_data, blockcausal_model, plain, 2))
+    stabilised = tmp_path / "stabilised"
+    run(arc_command(latent_data, blockcausal_model, stabilised, 2)
+        + ["--flow-weight", "1", "--penalty-weight", "0.1", "--penalty-sigma", "0.05"])
+    rows = [json.loads(line) for line in (stabilised / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(row["flow_loss"]) and row["flow_loss"] > 0 for row in rows)
+    assert all(np.isfinite(row["penalty"]) and row["penalty"] > 0 for row in rows)
+    for name in ("model", "discriminator"):  # both players' updates differ from the plain run's
+        a, b = (load_file(run_dir / "checkpoint" / f"{name}.safetensors") for run_dir in (plain, stabilised))
+        assert any(not torch.equal(a[k], b[k]) for k in a), name
+
+
 def test_arc_ddp_two_processes_stay_in_sync(latent_data, blockcausal_model, tmp_path):
     arguments = arc_command(latent_data, blockcausal_model, tmp_path / "ddp", 2)
     summary = run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29543",
