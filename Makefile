@@ -14,7 +14,7 @@ JOBS ?= $(shell nproc)
 DEMO_CLIP := assets/guitar_clip.flac
 DEMO_OUT := out/demo
 
-.PHONY: all setup configure build release demo test test-cpp test-python test-tsan test-asan test-fuzz fuzz fuzz-build bench-soak bench bench-data bench-vae bench-lmdm bench-export bench-quality bench-arc data clips \
+.PHONY: all setup configure build release gpu-runtime release-gpu gpu-host test-gpu-build demo test test-cpp test-python test-tsan test-asan test-fuzz fuzz fuzz-build bench-soak bench bench-data bench-vae bench-lmdm bench-export bench-quality bench-arc data clips \
 	train-vae package-vae latents train-lmdm clean
 
 all: build
@@ -23,7 +23,7 @@ setup:
 	@bash scripts/setup.sh
 
 configure: setup
-	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLMDM_LTO=$(LTO) -DPython_EXECUTABLE=$(PYTHON) > $(BUILD_DIR).configure.log 2>&1 \
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLMDM_LTO=$(LTO) -DPython_EXECUTABLE=$(PYTHON) $(CMAKE_ARGS) > $(BUILD_DIR).configure.log 2>&1 \
 	  || { cat $(BUILD_DIR).configure.log; exit 1; }
 
 build: configure
@@ -32,6 +32,29 @@ build: configure
 release:
 	@$(MAKE) --no-print-directory build BUILD_DIR=build-release LTO=ON
 	@echo "plugins: build-release/LMDMPlugin_artefacts/$(BUILD_TYPE)/"
+
+# The GPU build (docs/plugin.md, "GPU build"): the same plugin with ONNX Runtime's CUDA build bundled
+# (onnxruntime-gpu, requirements-gpu.txt) and its CUDA provider beside it; CUDA 13 and cuDNN 9 come
+# from the user's system. Without them, or without a GPU, it runs on the CPU and says why.
+GPU_ORT = $(CURDIR)/third_party/onnxruntime-gpu
+GPU_CMAKE_ARGS = -DLMDM_ORT_LIBRARY=$(GPU_ORT)/libonnxruntime.so.1 \
+	-DLMDM_ORT_PROVIDER_LIBRARIES="$(GPU_ORT)/libonnxruntime_providers_shared.so;$(GPU_ORT)/libonnxruntime_providers_cuda.so"
+gpu-runtime: setup
+	@bash scripts/gpu_runtime.sh > /dev/null
+
+release-gpu: gpu-runtime
+	@$(MAKE) --no-print-directory build BUILD_DIR=build-release-gpu LTO=ON CMAKE_ARGS='$(GPU_CMAKE_ARGS)'
+	@echo "plugins: build-release-gpu/LMDMPlugin_artefacts/$(BUILD_TYPE)/"
+
+# The GPU build's headless host alone (build-gpu): bench/gpu_check.sh measures it on a GPU machine; in CI
+# (no GPU) it runs a model with --provider cuda and falls back to the CPU.
+gpu-host: gpu-runtime
+	@$(MAKE) --no-print-directory configure BUILD_DIR=build-gpu \
+	  CMAKE_ARGS='$(GPU_CMAKE_ARGS) -DLMDM_BUILD_PLUGIN=OFF -DLMDM_BUILD_BINDINGS=OFF -DLMDM_BUILD_TESTS=OFF'
+	@cmake --build build-gpu -j$(JOBS) --target lmdm_host
+
+test-gpu-build: gpu-host
+	@LMDM_GPU_BUILD_DIR=$(CURDIR)/build-gpu $(PYTHON) -m pytest -q tests/python/engine/test_gpu_build.py
 
 demo: build
 	@$(PYTHON) scripts/demo.py --host $(BUILD_DIR)/lmdm_host --clip $(DEMO_CLIP) --out $(DEMO_OUT)
@@ -86,7 +109,7 @@ bench-soak: build
 	@$(PYTHON) bench/soak_bench.py --build-dir $(BUILD_DIR) --seconds $(SOAK_SECONDS)
 
 test: build
-	@$(MAKE) --no-print-directory test-cpp test-python test-tsan test-asan test-fuzz
+	@$(MAKE) --no-print-directory test-cpp test-python test-tsan test-asan test-fuzz test-gpu-build
 
 bench: build bench-data bench-vae bench-lmdm bench-export
 	@$(PYTHON) bench/latency_bench.py --build-dir $(BUILD_DIR)

@@ -36,6 +36,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=600.0, help="audio per buffer size (the clip is looped)")
     parser.add_argument("--model", default=str(REPO / "models" / "lmdm-live"), help="model package, or 'none'")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads for the model")
+    parser.add_argument("--provider", default="cpu",
+                        help="execution provider asked for (cuda: the GPU build, bench/gpu_check.sh); the report "
+                             "says which one ran")
     parser.add_argument("--rt-priority", type=int, default=70,
                         help="SCHED_FIFO priority of the simulated audio thread, as sound-card threads get (0: normal)")
     parser.add_argument("--buffers", type=int, nargs="+", default=[64, 256, 1024])
@@ -45,10 +48,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def run_one(host: Path, clip: Path, buffer_size: int, seconds: float, model: str, threads: int,
-            rt_priority: int) -> dict:
+            rt_priority: int, provider: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        model_args = [] if model == "none" else ["--model", model, "--threads", str(threads)]
+        model_args = [] if model == "none" else ["--model", model, "--threads", str(threads), "--provider", provider]
         subprocess.run([str(host), "render", str(clip), str(Path(tmp) / "out.wav"), "--pace", "realtime",
                         "--buffer", str(buffer_size), "--min-seconds", str(seconds), "--report", str(report),
                         "--rt-priority", str(rt_priority), *model_args], check=True)
@@ -100,7 +103,8 @@ def main() -> None:
         plot(json.loads((args.out / "latency.json").read_text())["runs"], args.out / "latency.png")
         return
     host = args.build_dir / "lmdm_host"
-    runs = [run_one(host, args.clip, b, args.seconds, args.model, args.threads, args.rt_priority) for b in args.buffers]
+    runs = [run_one(host, args.clip, b, args.seconds, args.model, args.threads, args.rt_priority, args.provider)
+            for b in args.buffers]
     args.out.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "engine latency, real-time paced",
@@ -110,13 +114,15 @@ def main() -> None:
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                  text=True).stdout.strip(),
         "model": args.model,
+        "provider_asked": args.provider,
         "runs": runs,
     }
     (args.out / "latency.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(runs, args.out / "latency.png")
     for r in runs:
         a = r["audio_thread_us"]
-        print(f"buffer {r['buffer_size']:5d}: audio thread p50 {a['p50']:.1f} us, p99 {a['p99']:.1f} us, "
+        print(f"buffer {r['buffer_size']:5d} ({r['provider']}): audio thread p50 {a['p50']:.1f} us, "
+              f"p99 {a['p99']:.1f} us, "
               f"max {a['max']:.1f} us (budget {r['callback_budget_us']:.0f} us, {r['callbacks_over_budget']} over); "
               f"latency {r['latency_ms']:.1f} ms; "
               f"missed {r['blocks_missed']}; worker p99 {r['worker_ms']['p99']:.1f} ms "

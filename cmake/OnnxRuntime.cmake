@@ -2,6 +2,8 @@
 # plugin/engine/include/lmdm/OrtRuntime.h) from a copy placed beside each binary that needs it.
 #   LMDM_ORT_INCLUDE_DIR  C/C++ API headers (scripts/fetch_ort_headers.sh unpacks Debian's)
 #   LMDM_ORT_LIBRARY      the shared library to ship (default: the pinned onnxruntime wheel's)
+#   LMDM_ORT_PROVIDER_LIBRARIES  execution-provider libraries shipped beside it, under their own names
+#                         (the GPU build, `make release-gpu`: onnxruntime-gpu's providers_shared and _cuda)
 set(LMDM_ORT_INCLUDE_DIR "${CMAKE_SOURCE_DIR}/third_party/onnxruntime/include" CACHE PATH "ONNX Runtime headers")
 if(NOT EXISTS "${LMDM_ORT_INCLUDE_DIR}/onnxruntime_cxx_api.h")
   message(FATAL_ERROR "ONNX Runtime headers not found in ${LMDM_ORT_INCLUDE_DIR}: run scripts/setup.sh")
@@ -19,6 +21,13 @@ if(NOT LMDM_ORT_LIBRARY)
   set(LMDM_ORT_LIBRARY "${_ort_library}" CACHE FILEPATH "ONNX Runtime shared library to ship")
 endif()
 message(STATUS "LMDM: ONNX Runtime library ${LMDM_ORT_LIBRARY}")
+set(LMDM_ORT_PROVIDER_LIBRARIES "" CACHE STRING "Execution-provider libraries to ship beside ONNX Runtime (;-list)")
+foreach(_provider IN LISTS LMDM_ORT_PROVIDER_LIBRARIES)
+  if(NOT EXISTS "${_provider}")
+    message(FATAL_ERROR "LMDM_ORT_PROVIDER_LIBRARIES: ${_provider} not found (scripts/gpu_runtime.sh unpacks them)")
+  endif()
+  message(STATUS "LMDM: shipping ${_provider}")
+endforeach()
 
 if(WIN32)
   set(LMDM_ORT_BUNDLED_NAME "onnxruntime.dll")
@@ -44,4 +53,10 @@ function(lmdm_bundle_onnxruntime target)
     COMMAND ${CMAKE_COMMAND} -E make_directory "${destination}"
     COMMAND ${CMAKE_COMMAND} -E copy_if_different "${LMDM_ORT_LIBRARY}" "${destination}/${LMDM_ORT_BUNDLED_NAME}"
     VERBATIM)
+  # ONNX Runtime looks for its provider libraries in its own folder.
+  foreach(provider IN LISTS LMDM_ORT_PROVIDER_LIBRARIES)
+    get_filename_component(name "${provider}" NAME)
+    add_custom_command(TARGET ${target} POST_BUILD
+      COMMAND ${CMAKE_COMMAND} -E copy_if_different "${provider}" "${destination}/${name}" VERBATIM)
+  endforeach()
 endfunction()
