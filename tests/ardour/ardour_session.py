@@ -50,8 +50,12 @@ def ardour_env(bundle, home):
 
 
 def _run(command, env, timeout):
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
-                            timeout=timeout)
+    return _checked(command, subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                            env=env, timeout=timeout))
+
+
+def _checked(command, result):
+    """The tool's log, or an error with it if the tool failed."""
     log = result.stdout + result.stderr
     # ardour7-lua exits 0 even when the script raises: look for its "Error:" line as well.
     if result.returncode != 0 or re.search(r"^Error: ", log, re.M):
@@ -160,12 +164,11 @@ def export(session_dir, name, target, env, timeout=EXPORT_TIMEOUT):
         except subprocess.TimeoutExpired:
             lost.append(f"attempt {attempt}: no end after {timeout} s")
             continue
-        log = result.stdout + result.stderr
-        if result.returncode == -signal.SIGABRT and HEAP_ABORT.search(log):
-            lost.append(f"attempt {attempt}: aborted, {HEAP_ABORT.search(log).group(0)}")
+        heap_abort = HEAP_ABORT.search(result.stdout + result.stderr)
+        if result.returncode == -signal.SIGABRT and heap_abort:
+            lost.append(f"attempt {attempt}: aborted, {heap_abort.group(0)}")
             continue
-        if result.returncode != 0 or re.search(r"^Error: ", log, re.M):
-            raise RuntimeError(f"{command[0]} failed (rc {result.returncode}):\n{log}")
+        log = _checked(command, result)
         if not Path(target).exists():
             raise RuntimeError(f"no export written:\n{log}")
         audio, rate = sf.read(target, dtype="float32", always_2d=True)

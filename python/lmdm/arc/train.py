@@ -124,7 +124,6 @@ def arc_step(generator: torch.nn.Module, discriminator: Discriminator, config: A
              rng: torch.Generator, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """One batch: the generator's loss (with the graph into the generator) and the discriminator's
     loss on the detached rollout (with the graph into the discriminator), plus what to log."""
-    anchor = flow_anchor(config, generator.config.variant)
     C = config.context_frames
     latents, values, present = (batch[k].to(device) for k in ("latents", "control_values", "control_present"))
     text = batch["text"].to(device)
@@ -177,7 +176,8 @@ def arc_step(generator: torch.nn.Module, discriminator: Discriminator, config: A
         discriminator_loss = discriminator_loss + config.penalty_weight * penalty
         logged["penalty"] = penalty.detach()
     if config.flow_weight:
-        flow = flow_loss(generator, anchor, batch, rng, train=True, device=device)
+        flow = flow_loss(generator, flow_anchor(config, generator.config.variant), batch, rng, train=True,
+                         device=device)
         generator_loss = generator_loss + config.flow_weight * flow
         logged["flow_loss"] = flow.detach()
     return generator_loss, discriminator_loss, logged
