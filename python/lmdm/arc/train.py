@@ -44,6 +44,7 @@ from ..training.loop import Schedule, run_loop
 from .discriminator import Discriminator
 from .losses import mismatched, noise_times, relativistic
 from .rollout import roll_out, visible_prefix
+from .teacher import guided_targets
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ class ArcConfig:
     flow_weight: float = 0.0  # the generator also keeps stage 1's flow-matching loss on real windows, this much
     penalty_weight: float = 0.0  # approximate R1 / R2 (APT, Lin et al. 2025): D's change under a small input jitter,
     penalty_sigma: float = 0.01  # of this size, penalised as weight x E[(D(x + sigma e) - D(x))^2] / sigma^2
+    distill_weight: float = 0.0  # the generator also moves its blocks towards the teacher's guided denoising of them
+    teacher: str = ""  # that frozen teacher (lmdm.arc.teacher): a block-causal model folder or run; "": --init-from's
+    teacher_guidance: float = StreamConfig.guidance  # as the base package plays
+    distill_log_snr_range: tuple[float, float] = (-2.0, 3.0)  # t in [0.18, 0.73]: not where one call only blurs
     batch_size: int = 8
     generator_learning_rate: float = 1e-5
     discriminator_learning_rate: float = 1e-5
@@ -100,14 +105,15 @@ class ArcConfig:
         return self.context_frames + self.chunks * self.block_frames
 
 
-def load_generator(config: ArcConfig, device: torch.device) -> torch.nn.Module:
+def load_generator(config: ArcConfig, device: torch.device) -> tuple[torch.nn.Module, dict]:
+    """The model to post-train, in training mode, and its latent statistics."""
     if not config.init_from:
         raise SystemExit("ARC-Forcing post-trains a model: give --init-from (a block-causal model folder or run)")
-    model, _ = load_dit(Path(config.init_from))
+    model, stats = load_dit(Path(config.init_from))
     if not Variant(model.config.variant).routed:
         raise ValueError(f"{config.init_from} is a {model.config.variant} model; ARC-Forcing rolls out the cached "
                          "variants (blockcausal, encdec)")
-    return model.train().requires_grad_(True).to(device)
+    return model.train().requires_grad_(True).to(device), stats
 
 
 def flow_anchor(config: ArcConfig, variant: str) -> TrainDiTConfig:
@@ -120,8 +126,19 @@ def flow_anchor(config: ArcConfig, variant: str) -> TrainDiTConfig:
                           precision=config.precision)
 
 
+def load_teacher(config: ArcConfig, generator_stats: dict, device: torch.device) -> torch.nn.Module | None:
+    """The frozen teacher of the distillation term, when it is on; it must normalise latents as the generator does."""
+    if not config.distill_weight:
+        return None
+    teacher, stats = load_dit(Path(config.teacher or config.init_from))
+    if stats != generator_stats:
+        raise ValueError(f"the teacher {config.teacher} was trained on other latent statistics than the generator")
+    return teacher.eval().requires_grad_(False).to(device)
+
+
 def arc_step(generator: torch.nn.Module, discriminator: Discriminator, config: ArcConfig, batch: dict,
-             rng: torch.Generator, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+             rng: torch.Generator, device: torch.device, teacher: torch.nn.Module | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """One batch: the generator's loss (with the graph into the generator) and the discriminator's
     loss on the detached rollout (with the graph into the discriminator), plus what to log."""
     C = config.context_frames
@@ -180,6 +197,13 @@ def arc_step(generator: torch.nn.Module, discriminator: Discriminator, config: A
                          device=device)
         generator_loss = generator_loss + config.flow_weight * flow
         logged["flow_loss"] = flow.detach()
+    if teacher is not None:
+        with mixed_precision(config, device):
+            target = guided_targets(teacher, prefix, visible, fake.detach(), values, present, text, config.block_frames,
+                                    C, config.teacher_guidance, config.distill_log_snr_range, rng).float()
+        distill = ((fake - target) ** 2).mean()
+        generator_loss = generator_loss + config.distill_weight * distill
+        logged["distill_loss"] = distill.detach()
     return generator_loss, discriminator_loss, logged
 
 
@@ -193,9 +217,10 @@ def train(config: ArcConfig) -> dict:
     windows = LatentWindows(folder, "train", config.window_frames, config.guitar_controls, config.own_brightness,
                             config.solo_weight, config.guitar_envelope,
                             keep_run_stats(config.run_dir, config.init_from, folder))
-    generator = load_generator(config, device)
+    generator, generator_stats = load_generator(config, device)
     exit_layer = config.exit_layer or max(1, generator.config.layers * 3 // 4)
     discriminator = Discriminator(generator, exit_layer, config.head_channels).to(device)
+    teacher = load_teacher(config, generator_stats, device)  # after the head, whose initial draw it would shift
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
     adamw = lambda model, lr: torch.optim.AdamW(model.parameters(), lr=lr, betas=config.betas,
                                                 weight_decay=config.weight_decay)
@@ -225,7 +250,8 @@ def train(config: ArcConfig) -> dict:
     def train_step(step: int, elapsed: float) -> dict[str, float]:
         batch = windows.batch(config.batch_size, np.random.default_rng([config.seed, rank, step]))
         rng = torch.Generator().manual_seed(int(np.random.default_rng([config.seed, rank, step, 1]).integers(2**62)))
-        generator_loss, discriminator_loss, logged = arc_step(generator, discriminator, config, batch, rng, device)
+        generator_loss, discriminator_loss, logged = arc_step(generator, discriminator, config, batch, rng, device,
+                                                              teacher)
         generator_norm = update(generator, generator_optimizer, generator_loss)
         discriminator_norm = update(discriminator, discriminator_optimizer, discriminator_loss)
         with torch.no_grad():

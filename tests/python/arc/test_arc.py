@@ -12,6 +12,7 @@ import torch
 from lmdm.arc.discriminator import Discriminator
 from lmdm.arc.losses import noise_times, relativistic
 from lmdm.arc.rollout import roll_out, visible_prefix
+from lmdm.arc.teacher import guided_targets
 from lmdm.dit.masks import window_mask
 from lmdm.dit.model import DiT, tiny_config
 
@@ -114,6 +115,36 @@ def test_the_discriminator_starts_from_the_generators_layers_and_scores_every_fo
         Discriminator(model, exit_layer=3)
 
 
+@torch.no_grad()
+def test_the_teachers_target_is_its_guided_prediction_of_each_renoised_block_after_the_rollouts_context():
+    model, block, window, chunks, guidance = random_model(3), 4, 8, 3, 2.5
+    prefix, rollout = torch.randn(2, 8, 4), torch.randn(2, chunks * block, 4)
+    values, present = torch.randn(2, 8 + chunks * block, 3), torch.ones(2, 8 + chunks * block, 3)
+    text = torch.randn(2, 384)
+    targets = guided_targets(model, prefix, torch.ones(2, 8, dtype=torch.bool), rollout, values, present, text, block,
+                             window, guidance, (-2.0, 3.0), torch.Generator().manual_seed(4))
+    replay = torch.Generator().manual_seed(4)  # the draws: every block's time, then each block's noise
+    times = noise_times(chunks, (-2.0, 3.0), replay)
+    context = prefix
+    for chunk in range(chunks):  # the definition: one masked pass over everything before the block, per row
+        s, frames = float(times[chunk]), context.shape[1] + block
+        clean_block = rollout[:, chunk * block:(chunk + 1) * block]
+        noisy_block = (1 - s) * clean_block + s * torch.randn(2, block, 4, generator=replay)
+        mask = window_mask("blockcausal", context.shape[1], block, block, window)
+        noisy = torch.cat([torch.zeros_like(context), noisy_block], 1)
+        clean = torch.cat([context, torch.zeros_like(noisy_block)], 1)
+        pass_ = lambda v, p, t: model(noisy, torch.full((2,), s), v, p, t, clean=clean,
+                                      is_context=torch.arange(frames) < context.shape[1], mask=mask)[:, -block:]
+        conditional = pass_(values[:, :frames], present[:, :frames], text)
+        unconditional = pass_(torch.zeros_like(values[:, :frames]), torch.zeros_like(present[:, :frames]), None)
+        expected = noisy_block - s * (unconditional + guidance * (conditional - unconditional))
+        assert torch.allclose(targets[:, chunk * block:(chunk + 1) * block], expected, atol=1e-4), chunk
+        context = torch.cat([context, clean_block], 1)
+    with pytest.raises(ValueError, match="block-causal"):
+        guided_targets(random_model(variant="encdec"), prefix, torch.ones(2, 8, dtype=torch.bool), rollout, values,
+                       present, text, block, window, guidance, (-2.0, 3.0), torch.Generator())
+
+
 def test_relativistic_loss_and_noise_levels():
     assert relativistic(torch.tensor([5.0]), torch.tensor([-5.0])) < 0.01 < relativistic(torch.tensor([-5.0]), torch.tensor([5.0]))
     t = noise_times(10_000, (-6.0, 2.0), torch.Generator().manual_seed(0))
@@ -192,6 +223,22 @@ def test_the_flow_anchor_and_the_jitter_penalty_are_logged_and_change_the_update
     for name in ("model", "discriminator"):  # both players' updates differ from the plain run's
         a, b = (load_file(run_dir / "checkpoint" / f"{name}.safetensors") for run_dir in (plain, stabilised))
         assert any(not torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_the_teachers_distillation_term_is_logged_and_moves_only_the_generator(latent_data, blockcausal_model,
+                                                                               tmp_path):
+    from safetensors.torch import load_file
+
+    plain, distilled = tmp_path / "plain", tmp_path / "distilled"
+    run(arc_command(latent_data, blockcausal_model, plain, 1))
+    run(arc_command(latent_data, blockcausal_model, distilled, 1) + ["--distill-weight", "1"])  # teacher: --init-from
+    rows = [json.loads(line) for line in (distilled / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(row["distill_loss"]) and row["distill_loss"] > 0 for row in rows)
+    weights = lambda run_dir, name: load_file(run_dir / "checkpoint" / f"{name}.safetensors")
+    a, b = weights(plain, "model"), weights(distilled, "model")
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    a, b = weights(plain, "discriminator"), weights(distilled, "discriminator")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the first step's rollout and judgement are the plain run's
 
 
 def test_arc_ddp_two_processes_stay_in_sync(latent_data, blockcausal_model, tmp_path):
