@@ -120,6 +120,7 @@ bench-lmdm: setup
 bench-export: setup
 	@$(PYTHON) bench/onnx_chain_bench.py --model models/lmdm-blockcausal
 	@$(PYTHON) bench/package_variants_bench.py
+	@$(PYTHON) bench/graph_bench.py
 
 bench-vae: setup
 	@$(PYTHON) bench/vae_decode_bench.py
