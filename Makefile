@@ -90,6 +90,7 @@ test-asan: setup
 # fuzzes each target that long and writes bench/results/fuzz.{json,png}; `make test-fuzz` replays the
 # regression inputs and fuzzes each target for a few seconds (CI).
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?= 0
 fuzz-build: setup
 	@CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLMDM_SANITIZER=address,undefined \
 	  -DLMDM_BUILD_FUZZERS=ON -DLMDM_BUILD_PLUGIN=OFF -DLMDM_BUILD_BINDINGS=OFF -DLMDM_BUILD_TESTS=OFF -DLMDM_LTO=OFF \
@@ -97,7 +98,7 @@ fuzz-build: setup
 	@cmake --build build-fuzz -j$(JOBS) --target fuzz_state fuzz_manifest fuzz_prompts fuzz_safetensors fuzz_package fuzz_audio
 
 fuzz: fuzz-build
-	@$(PYTHON) bench/fuzz_bench.py --build-dir build-fuzz --seconds $(FUZZ_SECONDS) --jobs $(JOBS)
+	@$(PYTHON) bench/fuzz_bench.py --build-dir build-fuzz --seconds $(FUZZ_SECONDS) --runs $(FUZZ_RUNS) --jobs $(JOBS)
 
 test-fuzz: fuzz-build
 	@$(PYTHON) bench/fuzz_bench.py --build-dir build-fuzz --seconds 5 --out build-fuzz/fuzz-smoke.json
