@@ -19,16 +19,18 @@ import pytest
 import soundfile as sf
 
 import ardour_session as ardour
-from shipped_model import model_delay
+from shipped_model import MODEL_RATE, model_block, model_delay
 from signals import envelope_db
 
 RATE = ardour.SAMPLE_RATE
 ARDOUR_MAX_BLOCK = 8192  # the bufs:maxBlockLength Ardour 7 passes to every LV2 plugin
-MODEL_BLOCK, MODEL_RATE = 8192, 22050  # the shipped package's block, as in tests/plugin
 
 
-def expected_latency(max_block=ARDOUR_MAX_BLOCK, rate=RATE):
-    block = int(MODEL_BLOCK * rate / MODEL_RATE + 0.5)
+PASS_THROUGH_BLOCK = 8192  # without a model the plugin delays audio in blocks of this many samples at 22.05 kHz
+
+
+def expected_latency(model_samples: int, max_block=ARDOUR_MAX_BLOCK, rate=RATE):
+    block = int(model_samples * rate / MODEL_RATE + 0.5)
     return 2 * block + int(0.005 * rate + 0.5) + max_block
 
 
@@ -66,7 +68,7 @@ def test_ardour_compensates_the_plugin_latency_exactly(ardour_tools, build_info,
     # The values reached the plugin (its own saved state), and it reported the latency we expect.
     assert "\nmix=1\n" in state and "\nfeedback=0\n" in state, state
     latency = int(results["plugin_latency"])
-    assert latency == expected_latency()
+    assert latency == expected_latency(PASS_THROUGH_BLOCK)
 
     assert np.isfinite(out).all()
     assert np.abs(out).max() > 0.1, "silent export"
@@ -103,7 +105,7 @@ def test_ardour_runs_the_bundled_model(ardour_tools, build_info, tmp_path, clip,
     out, results, state = render_in_ardour(tmp_path, build_info, dry, {"mix": 1, "feedback": 0},
                                            record_property)
     assert "\nmix=1\n" in state and "\nfeedback=0\n" in state, state
-    assert int(results["plugin_latency"]) == expected_latency() + model_delay(RATE)
+    assert int(results["plugin_latency"]) == expected_latency(model_block()) + model_delay(RATE)
     wet = out[: len(dry), 0]
     assert np.isfinite(out).all()
     assert not np.allclose(wet, dry, atol=1e-3), "the output is the input: the model did not run"

@@ -1,10 +1,18 @@
 """The package the plugin bundles (models/lmdm-live), as the engine measures it, for host tests."""
 
 import functools
+import json
 from pathlib import Path
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "lmdm-live"
 MODEL_RATE = 22050
+
+
+@functools.lru_cache
+def model_block() -> int:
+    """The package's block in model samples (its manifest: block_frames latents x samples_per_latent)."""
+    manifest = json.loads((MODEL / "manifest.json").read_text())
+    return manifest["stream"]["block_frames"] * manifest["latent"]["samples_per_latent"]
 
 
 @functools.lru_cache

@@ -10,16 +10,15 @@ import pytest
 import soundfile as sf
 from juce_vst3_state import component_state, with_component_state
 from lv2_run import run_lv2
-from shipped_model import model_delay
+from shipped_model import MODEL_RATE, model_block, model_delay
 from signals import envelope_db
 
 pytestmark = pytest.mark.with_model
 RATE, BUFFER, SECONDS = 48000, 512, 6.0
-MODEL_BLOCK, MODEL_RATE = 8192, 22050  # the shipped package's block (manifest: 16 latents x 512 samples)
 
 
 def expected_latency(buffer_size: int, rate: int = RATE) -> int:
-    block = int(MODEL_BLOCK * rate / MODEL_RATE + 0.5)
+    block = int(model_block() * rate / MODEL_RATE + 0.5)
     return 2 * block + int(0.005 * rate + 0.5) + buffer_size + model_delay(rate)
 
 
