@@ -30,14 +30,14 @@ def _dims(value: onnx.ValueInfoProto) -> list[Dim] | None:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in value.type.tensor_type.shape.dim]
 
 
-def _constant(model: onnx.ModelProto, name: str) -> np.ndarray | None:
-    for tensor in model.graph.initializer:
-        if tensor.name == name:
-            return numpy_helper.to_array(tensor)
-    for node in model.graph.node:
-        if node.op_type == "Constant" and node.output[0] == name:
-            return numpy_helper.to_array(node.attribute[0].t) if node.attribute[0].name == "value" else None
-    return None
+def _small_constants(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
+    """The graph's integer constants of a few elements (indices, slice bounds) by name."""
+    tensors = [t for t in graph.initializer] + [n.attribute[0].t for n in graph.node if n.op_type == "Constant"
+                                                and n.attribute and n.attribute[0].name == "value"]
+    names = [t.name for t in graph.initializer] + [n.output[0] for n in graph.node if n.op_type == "Constant"
+                                                   and n.attribute and n.attribute[0].name == "value"]
+    small = lambda t: t.data_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32) and np.prod(t.dims) <= 8
+    return {name: numpy_helper.to_array(t) for name, t in zip(names, tensors) if small(t)}
 
 
 def _shape_dims(node: onnx.NodeProto, dims: list[Dim]) -> list[Dim]:
@@ -49,16 +49,15 @@ def _shape_dims(node: onnx.NodeProto, dims: list[Dim]) -> list[Dim]:
     return dims[max(0, start):min(rank, end)]
 
 
-def _picked(node: onnx.NodeProto, source: list[Dim], model: onnx.ModelProto) -> list[Dim] | None:
+def _picked(node: onnx.NodeProto, source: list[Dim], constants: dict[str, np.ndarray]) -> list[Dim] | None:
     """The dimensions a Gather or Slice over a shape vector picks, if its indices are constants."""
     if node.op_type == "Gather":
-        indices = _constant(model, node.input[1])
+        indices = constants.get(node.input[1])
         if indices is None or indices.ndim > 1:
             return None
         return [source[int(i)] for i in np.atleast_1d(indices)] if indices.ndim else [source[int(indices)]]
     if node.op_type == "Slice":
-        ends_at = [_constant(model, name) if name else None for name in list(node.input[1:]) + [""] * 4][:4]
-        starts, ends, axes, steps = ends_at
+        starts, ends, axes, steps = [constants.get(name) for name in (list(node.input[1:]) + [""] * 4)[:4]]
         if starts is None or ends is None or (axes is not None and list(axes) not in ([0], [-1])):
             return None
         step = int(steps[0]) if steps is not None else 1
@@ -78,6 +77,8 @@ def fold_static_shapes(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
         return model, 0
     graph = inferred.graph
     known = {v.name: _dims(v) for v in list(graph.value_info) + list(graph.input) + list(graph.output)}
+    given = _small_constants(graph)
+    scalar_index = lambda node: node.op_type == "Gather" and given[node.input[1]].ndim == 0
     shape_of: dict[str, list[Dim]] = {}  # outputs holding shape vectors -> the dimensions they hold
     kept, constants, replaced = [], [], 0
     for node in graph.node:  # in topological order: a vector's source is seen before its readers
@@ -85,18 +86,17 @@ def fold_static_shapes(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
         if node.op_type == "Shape" and known.get(node.input[0]) is not None:
             value = _shape_dims(node, known[node.input[0]])
         elif node.op_type in ("Gather", "Slice") and node.input[0] in shape_of:
-            value = _picked(node, shape_of[node.input[0]], inferred)
+            value = _picked(node, shape_of[node.input[0]], given)
         if value is None:
             pass
         elif all(isinstance(d, int) and d > 0 for d in value) and value:
-            scalar = node.op_type == "Gather" and _constant(inferred, node.input[1]).ndim == 0
-            array = np.array(value[0] if scalar else value, dtype=np.int64)
+            array = np.array(value[0] if scalar_index(node) else value, dtype=np.int64)
             constants.append(numpy_helper.from_array(array, node.output[0]))
             replaced += 1
             continue
-        elif not (node.op_type == "Gather" and _constant(inferred, node.input[1]).ndim == 0):
+        elif not scalar_index(node):  # a vector still: later Gathers and Slices may pick its static part
             shape_of[node.output[0]] = value
-        if node.op_type == "Reshape" and _constant(inferred, node.input[1]) is None:
+        if node.op_type == "Reshape" and node.input[1] not in given:
             target = _reshape_target(known.get(node.input[0]), known.get(node.output[0]))
             allow_zero = any(a.name == "allowzero" and a.i for a in node.attribute)
             if target is not None and not allow_zero:
