@@ -14,7 +14,9 @@ latents, 1-5 steps; here 4 blocks of 16 after a 64-frame prefix, 1-4 steps). One
    scored by the discriminator (lmdm.arc.discriminator: the model cut at `exit_layer`, a ConvNeXt head)
    under the same prompt and controls; the generator steps on the relativistic loss through the
    frozen discriminator, then the discriminator on its relativistic loss plus the contrastive terms
-   (lmdm.arc.losses).
+   (lmdm.arc.losses). Optional terms for the generator: stage 1's flow-matching loss on the real
+   windows (--flow-weight) and the frozen base model's guided denoising of its blocks as a target
+   (--distill-weight, lmdm.arc.teacher); for the discriminator an approximate R1/R2 (--penalty-weight).
 Prompts are always given (no caption dropout): the result is sampled without classifier-free
 guidance, one pass per step. The run folder holds checkpoint/ (generator, its EMA, discriminator and
 both optimizers), metrics.jsonl and loss.png; export it like any run (export/export_onnx.py lmdm
@@ -69,6 +71,7 @@ class ArcConfig:
     flow_weight: float = 0.0  # the generator also keeps stage 1's flow-matching loss on real windows, this much
     penalty_weight: float = 0.0  # approximate R1 / R2 (APT, Lin et al. 2025): D's change under a small input jitter,
     penalty_sigma: float = 0.01  # of this size, penalised as weight x E[(D(x + sigma e) - D(x))^2] / sigma^2
+    # Beyond the recipe too, off by default: ADD's distillation term (lmdm.arc.teacher)
     distill_weight: float = 0.0  # the generator also moves its blocks towards the teacher's guided denoising of them
     teacher: str = ""  # that frozen teacher (lmdm.arc.teacher): a block-causal model folder or run; "": --init-from's
     teacher_guidance: float = StreamConfig.guidance  # as the base package plays
@@ -130,9 +133,10 @@ def load_teacher(config: ArcConfig, generator_stats: dict, device: torch.device)
     """The frozen teacher of the distillation term, when it is on; it must normalise latents as the generator does."""
     if not config.distill_weight:
         return None
-    teacher, stats = load_dit(Path(config.teacher or config.init_from))
+    source = Path(config.teacher or config.init_from)
+    teacher, stats = load_dit(source)
     if stats != generator_stats:
-        raise ValueError(f"the teacher {config.teacher} was trained on other latent statistics than the generator")
+        raise ValueError(f"the teacher {source} normalises latents unlike the generator {config.init_from}")
     return teacher.eval().requires_grad_(False).to(device)
 
 
