@@ -17,6 +17,9 @@ Everything else is left as it is; graphs whose shapes cannot be inferred are ret
 The result is checked against the original on several batch, frame and cache sizes by the tests.
 """
 
+import contextlib
+import tempfile
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
@@ -69,10 +72,13 @@ def fold_static_shapes(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     """The model with static shape arithmetic replaced by constants, and how many nodes were replaced."""
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
-    try:
-        inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=False)
-    except Exception:  # an operator the inference does not know: fold nothing
-        return model, 0
+    # When it cannot finish, the inference saves the model into the working directory before it raises
+    # (sym_shape_infer_temp.onnx and its weights): let it do so in a scratch one.
+    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+        try:
+            inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=False)
+        except Exception:  # an operator or a shape the inference cannot follow: fold nothing
+            return model, 0
     if inferred is None:
         return model, 0
     graph = inferred.graph
