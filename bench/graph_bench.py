@@ -5,7 +5,7 @@ the timestep graph runs once per time of the grid at load and is listed apart), 
 plugin calls it with (CFG batch 2, B new frames over C - B or C cached ones, two blocks of audio for
 the features), in ONNX Runtime on `--threads` intra-op threads with the default (full) graph
 optimisation, as the plugin runs it:
-- the median time of a call;
+- the median time of a call (packages timed in alternating rounds, graph by graph);
 - the nodes in the file and after ONNX Runtime's online optimisation (what it actually schedules);
 - FLOPs of the matrix products and convolutions (shapes from ONNX Runtime's symbolic shape inference
   at those sizes) and the bytes of the weights it reads;
@@ -155,32 +155,53 @@ def bandwidth() -> float:
     return buffer.nbytes / median_seconds(lambda: buffer.sum(), 5)
 
 
-def measure_package(package: Path, config: GraphBenchConfig, peaks: dict[str, float], memory: float) -> dict:
-    manifest = json.loads((package / "manifest.json").read_text())
-    graphs = {}
+def alternating_medians(calls: list, repeats: int, rounds: int = 10) -> list[float]:
+    """Median milliseconds of each call, timed in alternating rounds so that a machine speeding up or
+    slowing down during the run (seen here: 20 % within minutes) weighs on every package alike."""
+    times: list[list[float]] = [[] for _ in calls]
+    for call in calls:
+        median_seconds(call, 1, warmup=10)
+    for _ in range(rounds):
+        for index, call in enumerate(calls):
+            for _ in range(max(1, repeats // rounds)):
+                started = time.perf_counter()
+                call()
+                times[index].append(1000 * (time.perf_counter() - started))
+    return [float(np.median(t)) for t in times]
+
+
+def measure_packages(packages: list[Path], config: GraphBenchConfig, peaks: dict[str, float],
+                     memory: float) -> list[dict]:
+    manifests = [json.loads((package / "manifest.json").read_text()) for package in packages]
+    graphs: list[dict] = [{} for _ in packages]
     for name in (*PER_BLOCK, "timestep"):
-        path = package / manifest["graphs"][name]["file"]
-        sizes = call_sizes(manifest, name)
-        runner = session(str(path), config.threads)
-        feeds = call_inputs(runner, sizes, manifest)
-        ms = 1000 * median_seconds(lambda: runner.run(None, feeds), config.repeats, warmup=10)
-        work = count_work(path, feeds)
-        flop_ms = 1000 * sum(count / peaks[kind] for kind, count in work["flops_by_arithmetic"].items())
-        weight_ms = 1000 * work["weight_bytes"] / memory
-        graphs[name] = {"sizes": sizes, "median_ms": ms,
-                        "nodes_file": len(onnx.load(str(path), load_external_data=False).graph.node),
-                        "nodes_online": online_nodes(path, config.threads), **work,
-                        "flop_roofline_ms": flop_ms, "weight_read_roofline_ms": weight_ms,
-                        "roofline_ratio": ms / max(flop_ms, weight_ms)}
-        print(f"{package.name} {name}: {ms:.2f} ms, {graphs[name]['nodes_online']} nodes, "
-              f"roofline {max(flop_ms, weight_ms):.2f} ms ({graphs[name]['roofline_ratio']:.1f}x)", flush=True)
-    steps = manifest["stream"]["default_steps"]
-    chain = sum(graphs[g]["median_ms"] * (steps if g == "denoiser" else 1) for g in PER_BLOCK)
-    block_ms = 1000 * manifest["stream"]["block_frames"] * manifest["latent"]["samples_per_latent"] / \
-        manifest["audio"]["sample_rate"]
-    return {"package": str(package), "precision": manifest.get("precision", {}).get("precision", "fp32"),
-            "optimization": manifest.get("optimization", {}).get("tool"), "steps": steps, "graphs": graphs,
-            "chain_ms": chain, "block_ms": block_ms, "chain_rtf": chain / block_ms}
+        paths = [package / manifest["graphs"][name]["file"] for package, manifest in zip(packages, manifests)]
+        sizes = [call_sizes(manifest, name) for manifest in manifests]
+        runners = [session(str(path), config.threads) for path in paths]
+        feeds = [call_inputs(r, s, m) for r, s, m in zip(runners, sizes, manifests)]
+        medians = alternating_medians([lambda r=r, f=f: r.run(None, f) for r, f in zip(runners, feeds)],
+                                      config.repeats)
+        for index, (package, path, ms) in enumerate(zip(packages, paths, medians)):
+            work = count_work(path, feeds[index])
+            flop_ms = 1000 * sum(count / peaks[kind] for kind, count in work["flops_by_arithmetic"].items())
+            weight_ms = 1000 * work["weight_bytes"] / memory
+            graphs[index][name] = {"sizes": sizes[index], "median_ms": ms,
+                                   "nodes_file": len(onnx.load(str(path), load_external_data=False).graph.node),
+                                   "nodes_online": online_nodes(path, config.threads), **work,
+                                   "flop_roofline_ms": flop_ms, "weight_read_roofline_ms": weight_ms,
+                                   "roofline_ratio": ms / max(flop_ms, weight_ms)}
+            print(f"{package.name} {name}: {ms:.2f} ms, {graphs[index][name]['nodes_online']} nodes, roofline "
+                  f"{max(flop_ms, weight_ms):.2f} ms ({graphs[index][name]['roofline_ratio']:.1f}x)", flush=True)
+    results = []
+    for package, manifest, timed in zip(packages, manifests, graphs):
+        steps = manifest["stream"]["default_steps"]
+        chain = sum(timed[g]["median_ms"] * (steps if g == "denoiser" else 1) for g in PER_BLOCK)
+        block_ms = 1000 * manifest["stream"]["block_frames"] * manifest["latent"]["samples_per_latent"] / \
+            manifest["audio"]["sample_rate"]
+        results.append({"package": str(package), "precision": manifest.get("precision", {}).get("precision", "fp32"),
+                        "optimization": manifest.get("optimization", {}).get("tool"), "steps": steps,
+                        "graphs": timed, "chain_ms": chain, "block_ms": block_ms, "chain_rtf": chain / block_ms})
+    return results
 
 
 def plot(packages: list[dict], path: Path) -> None:
@@ -210,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     peaks = {kind: peak_product(kind, config.threads) for kind in ("float32", "int8")}
     memory = bandwidth()
     started = time.time()
-    packages = [measure_package(Path(p), config, peaks, memory) for p in config.packages]
+    packages = measure_packages([Path(p) for p in config.packages], config, peaks, memory)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                             text=True).stdout.strip()
     report = {"benchmark": "graphs against rooflines", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
