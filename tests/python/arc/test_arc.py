@@ -82,8 +82,8 @@ def test_a_hidden_prefix_changes_nothing_it_hides():
     prefix = torch.randn(1, 8, 4)
     values, present = torch.randn(1, 12, 3), torch.ones(1, 12, 3)
     hidden = torch.zeros(1, 8, dtype=torch.bool)
-    run = lambda p: roll_out(model, p, hidden, values, present, torch.randn(1, 384, generator=torch.Generator().manual_seed(1)),
-                             1, 4, 8, 2, torch.Generator().manual_seed(0))[0]
+    text = torch.randn(1, 384, generator=torch.Generator().manual_seed(1))
+    run = lambda p: roll_out(model, p, hidden, values, present, text, 1, 4, 8, 2, torch.Generator().manual_seed(0))[0]
     with torch.no_grad():
         assert torch.allclose(run(prefix), run(torch.randn(1, 8, 4)), atol=1e-5)
 
@@ -146,7 +146,8 @@ def test_the_teachers_target_is_its_guided_prediction_of_each_renoised_block_aft
 
 
 def test_relativistic_loss_and_noise_levels():
-    assert relativistic(torch.tensor([5.0]), torch.tensor([-5.0])) < 0.01 < relativistic(torch.tensor([-5.0]), torch.tensor([5.0]))
+    high, low = torch.tensor([5.0]), torch.tensor([-5.0])
+    assert relativistic(high, low) < 0.01 < relativistic(low, high)
     t = noise_times(10_000, (-6.0, 2.0), torch.Generator().manual_seed(0))
     assert 0.26 < t.min() and t.max() < 0.96  # sigmoid(1) .. sigmoid(3)
 
@@ -254,9 +255,10 @@ def test_an_arc_run_exports_as_a_pingpong_package_that_streams(latent_data, bloc
     _, vae = latent_data
     run(arc_command(latent_data, blockcausal_model, tmp_path / "arc", 1))
     out = tmp_path / "pkg"
-    result = subprocess.run([sys.executable, str(REPO / "export" / "export_onnx.py"), "lmdm", "--model", str(tmp_path / "arc"),
-                             "--vae", str(vae), "--out", str(out), "--context-frames", "8", "--block-frames", "4",
-                             "--steps", "2", "--guidance", "1", "--solver", "pingpong"],
+    result = subprocess.run([sys.executable, str(REPO / "export" / "export_onnx.py"), "lmdm",
+                             "--model", str(tmp_path / "arc"), "--vae", str(vae), "--out", str(out),
+                             "--context-frames", "8", "--block-frames", "4", "--steps", "2", "--guidance", "1",
+                             "--solver", "pingpong"],
                             cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     stream = json.loads((out / "manifest.json").read_text())["stream"]
