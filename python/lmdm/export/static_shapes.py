@@ -35,12 +35,11 @@ def _dims(value: onnx.ValueInfoProto) -> list[Dim] | None:
 
 def _small_constants(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
     """The graph's integer constants of a few elements (indices, slice bounds) by name."""
-    tensors = [t for t in graph.initializer] + [n.attribute[0].t for n in graph.node if n.op_type == "Constant"
-                                                and n.attribute and n.attribute[0].name == "value"]
-    names = [t.name for t in graph.initializer] + [n.output[0] for n in graph.node if n.op_type == "Constant"
-                                                   and n.attribute and n.attribute[0].name == "value"]
+    named = [(t.name, t) for t in graph.initializer]
+    named += [(n.output[0], n.attribute[0].t) for n in graph.node
+              if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"]
     small = lambda t: t.data_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32) and np.prod(t.dims) <= 8
-    return {name: numpy_helper.to_array(t) for name, t in zip(names, tensors) if small(t)}
+    return {name: numpy_helper.to_array(t) for name, t in named if small(t)}
 
 
 def _shape_dims(node: onnx.NodeProto, dims: list[Dim]) -> list[Dim]:
