@@ -51,10 +51,12 @@ py::dict statsDict(const Engine& engine) {
   d["latency_frames"] = s.latencyFrames;
   d["processor_delay_frames"] = s.processorDelayFrames;
   d["block_frames"] = s.blockFrames;
+  d["headroom_frames"] = s.headroomFrames;
   d["blocks_played"] = s.blocksPlayed;
   d["blocks_missed"] = s.blocksMissed;
   d["blocks_skipped"] = s.blocksSkipped;
   d["blocks_invalid"] = s.blocksInvalid;
+  d["blocks_shortened"] = s.blocksShortened;
   d["last_worker_ms"] = s.lastWorkerMillis;
   return d;
 }

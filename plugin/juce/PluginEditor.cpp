@@ -102,7 +102,8 @@ void LmdmAudioProcessorEditor::timerCallback() {
        << juce::String(millis(stats.latencyFrames), 1) << " ms\n"
        << "Block:    " << juce::String(blockMillis, 1) << " ms, computed in " << juce::String(stats.lastWorkerMillis, 1)
        << " ms (real-time factor " << (blockMillis > 0 ? juce::String(stats.lastWorkerMillis / blockMillis, 2) : "-") << ")\n"
-       << "Blocks:   " << stats.blocksPlayed << " played, " << stats.blocksMissed << " missed\n"
+       << "Blocks:   " << stats.blocksPlayed << " played, " << stats.blocksMissed << " missed, " << stats.blocksShortened
+       << " with fewer steps to be on time\n"
        << "Runtime:  " << processor_.runtimeStatus();
   const juce::String model = processor_.modelStatus();
   if (model.isNotEmpty()) text << "\n" << model;

@@ -74,6 +74,7 @@ std::string toJson(const RunReport& r) {
       << "  \"wall_seconds\": " << r.wallSeconds << ",\n"
       << "  \"audio_thread_scheduling\": " << jsonString(r.audioThreadScheduling) << ",\n"
       << "  \"block_frames\": " << r.stats.blockFrames << ",\n"
+      << "  \"headroom_frames\": " << r.stats.headroomFrames << ",\n"
       << "  \"latency_frames\": " << r.stats.latencyFrames << ",\n"
       << "  \"latency_ms\": " << 1000.0 * r.stats.latencyFrames / r.sampleRate << ",\n"
       << "  \"processor_delay_frames\": " << r.stats.processorDelayFrames << ",\n"
@@ -85,7 +86,8 @@ std::string toJson(const RunReport& r) {
       << "  \"blocks_played\": " << r.stats.blocksPlayed << ",\n"
       << "  \"blocks_missed\": " << r.stats.blocksMissed << ",\n"
       << "  \"blocks_skipped\": " << r.stats.blocksSkipped << ",\n"
-      << "  \"blocks_invalid\": " << r.stats.blocksInvalid << "\n"
+      << "  \"blocks_invalid\": " << r.stats.blocksInvalid << ",\n"
+      << "  \"blocks_shortened\": " << r.stats.blocksShortened << "\n"
       << "}\n";
   return out.str();
 }

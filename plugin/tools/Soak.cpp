@@ -38,6 +38,7 @@ void add(EngineStats& totals, const EngineStats& stretch) {
   totals.blocksMissed += stretch.blocksMissed;
   totals.blocksSkipped += stretch.blocksSkipped;
   totals.blocksInvalid += stretch.blocksInvalid;
+  totals.blocksShortened += stretch.blocksShortened;
   totals.blockFrames = stretch.blockFrames;
   totals.latencyFrames = stretch.latencyFrames;
 }
@@ -181,6 +182,7 @@ std::string toJson(const SoakReport& r, const SoakOptions& o) {
   out << "],\n  \"non_finite_samples\": " << r.nonFiniteSamples << ",\n  \"peak\": " << r.peak << ",\n"
       << "  \"blocks_played\": " << r.totals.blocksPlayed << ",\n  \"blocks_missed\": " << r.totals.blocksMissed << ",\n"
       << "  \"blocks_skipped\": " << r.totals.blocksSkipped << ",\n  \"blocks_invalid\": " << r.totals.blocksInvalid << ",\n"
+      << "  \"blocks_shortened\": " << r.totals.blocksShortened << ",\n"
       << "  \"resident_mb\": [";
   for (std::size_t i = 0; i < r.residentMegabytes.size(); ++i)
     out << (i ? ", " : "") << "[" << r.residentMegabytes[i].first << ", " << r.residentMegabytes[i].second << "]";

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -53,6 +54,32 @@ class DelayingProcessor : public GainProcessor {
  private:
   int delay_;
   std::vector<float> tail_;
+};
+
+/** A gain processor that asks for `share` of a block as its headroom and records, per block, how far
+    ahead of its start the engine put the deadline (seconds; +inf for none). */
+class HeadroomProcessor : public GainProcessor {
+ public:
+  HeadroomProcessor(float gain, double blockSeconds, double share) : GainProcessor(gain, blockSeconds), share_(share) {}
+  double headroomShare() const override { return share_; }
+  void process(const BlockIO& io) override {
+    const auto now = std::chrono::steady_clock::now();
+    const double ahead = io.deadline == std::chrono::steady_clock::time_point::max()
+                             ? std::numeric_limits<double>::infinity()
+                             : std::chrono::duration<double>(io.deadline - now).count();
+    if (recorded_.load() < static_cast<int>(secondsAhead_.size())) secondsAhead_[recorded_.load()] = ahead;
+    recorded_.fetch_add(1);
+    GainProcessor::process(io);
+  }
+  /** The first min(recorded, 64) blocks' margins; read after the engine stopped. */
+  std::vector<double> secondsAhead() const {
+    return {secondsAhead_.begin(), secondsAhead_.begin() + std::min<int>(recorded_.load(), secondsAhead_.size())};
+  }
+
+ private:
+  double share_;
+  std::array<double, 64> secondsAhead_{};
+  std::atomic<int> recorded_{0};
 };
 
 /** A gain processor that sleeps `sleepMillis` on blocks [slowFrom, slowTo): a worker that falls behind. */

@@ -234,6 +234,52 @@ TEST(Engine, AProcessorsOwnDelayIsReportedAndTheDryFollowsIt) {
   }
 }
 
+TEST(Engine, AProcessorNeedingHalfABlockGetsAShorterExactDelay) {
+  // L = N + H + F + M with H = ceil(share x N): the schedule, and the output, follow the headroom.
+  for (const bool varying : {false, true}) {
+    auto engine = makeEngine(std::make_unique<HeadroomProcessor>(-0.5f, 0.05, 0.5), wetOnly());
+    engine->setNonRealtime(true);
+    engine->prepare(48000, 256, 2);
+    const int latency = engine->latencyFrames();
+    EXPECT_EQ(engine->stats().headroomFrames, 1200);
+    EXPECT_EQ(latency, 2400 + 1200 + 240 + 256);
+    const Signal input = noise(2, latency + 6 * engine->blockFrames(), 22);
+    const Signal output = run(*engine, input, {256, varying});
+    long mismatches = 0;
+    for (int c = 0; c < 2; ++c)
+      for (std::size_t n = 0; n < input[c].size(); ++n)
+        mismatches += output[c][n] != (n < static_cast<std::size_t>(latency) ? 0.0f : -0.5f * input[c][n - latency]);
+    EXPECT_EQ(mismatches, 0) << (varying ? "varying buffers" : "fixed buffers");
+    EXPECT_EQ(engine->stats().blocksMissed, 0);
+  }
+}
+
+TEST(Engine, RealTimeBlocksCarryTheirDeadlineAndOfflineOnesNone) {
+  for (const bool offline : {true, false}) {
+    auto processor = std::make_unique<HeadroomProcessor>(-0.5f, 0.1, 0.5);
+    const HeadroomProcessor& seen = *processor;
+    auto engine = makeEngine(std::move(processor), wetOnly());
+    engine->setNonRealtime(offline);
+    engine->prepare(48000, 256, 1);
+    const int headroom = engine->stats().headroomFrames, buffer = 256;
+    const Signal input = noise(1, engine->latencyFrames() + 6 * engine->blockFrames(), 23);
+    run(*engine, input, {buffer, false, offline ? 0.0 : 48000.0});
+    engine->release();
+    const auto margins = seen.secondsAhead();
+    ASSERT_GE(margins.size(), 6u);
+    for (const double ahead : margins) {
+      if (offline) {
+        EXPECT_EQ(ahead, std::numeric_limits<double>::infinity());
+      } else {
+        // Woken once the block's input is in: at most the headroom and one host buffer remain.
+        EXPECT_LE(ahead, (headroom + buffer) / 48000.0 + 1e-3);
+        EXPECT_GT(ahead, -0.05) << "the worker woke long after the block's input was complete";
+      }
+    }
+    if (!offline) EXPECT_EQ(engine->stats().blocksMissed, 0);
+  }
+}
+
 // ------------------------------------------------------------------ misses and bad data
 
 TEST(Engine, LateBlocksFallBackToDryWithCrossfadesAndRecover) {

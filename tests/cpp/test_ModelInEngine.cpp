@@ -2,8 +2,11 @@
 // hostile input, automation on every call, sample-rate changes. Built with ThreadSanitizer too.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "HostileHost.h"
 #include "lmdm/Engine.h"
@@ -68,4 +71,29 @@ TEST(ModelInEngine, FollowsSampleRateChanges) {
     EXPECT_EQ(engine->stats().blocksMissed, 0) << rate;
     EXPECT_TRUE(lmdmOf(*engine).ready()) << lmdmOf(*engine).status();
   }
+}
+
+TEST(ModelInEngine, ScheduleHalfABlockOfComputeAndShortenBlocksThatWouldBeLate) {
+  LMDM_SKIP_WITHOUT_SHIPPED_PACKAGE();
+  auto engine = engineWithTheModel();
+  engine->setParameter(ParameterId::Mix, 1.0f);
+  engine->setParameter(ParameterId::Steps, 32.0f);  // more than the headroom affords when the host runs ahead
+  engine->prepare(48000, 256, 1);
+  const auto stats = engine->stats();
+  const int n = engine->blockFrames();
+  EXPECT_EQ(stats.headroomFrames, (n + 1) / 2);
+  EXPECT_EQ(engine->latencyFrames(), n + (n + 1) / 2 + 240 + 256 + stats.processorDelayFrames);
+  // A real-time host that calls faster than real time: every block's deadline has passed when the worker
+  // starts it, so each runs one step instead of 32, and the output stays finite.
+  std::vector<float> input(static_cast<std::size_t>(engine->latencyFrames() + 6 * n)), output(input.size());
+  for (std::size_t i = 0; i < input.size(); ++i) input[i] = 0.3f * static_cast<float>(std::sin(0.03 * i));
+  for (std::size_t position = 0; position < input.size(); position += 256) {
+    const float* in[1] = {input.data() + position};
+    float* out[1] = {output.data() + position};
+    engine->process(in, out, static_cast<int>(std::min<std::size_t>(256, input.size() - position)));
+    if (position % (4 * 256) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  engine->release();
+  for (float x : output) ASSERT_TRUE(std::isfinite(x));
+  EXPECT_GE(engine->stats().blocksShortened, 1);
 }

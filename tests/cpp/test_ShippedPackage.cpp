@@ -2,6 +2,7 @@
 // golden fixtures hold under this build's ONNX Runtime, and the model streams finite audio.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -37,4 +38,32 @@ TEST(ShippedPackage, StreamsFiniteAudio) {
     model.process(input.data(), output.data());
     for (float x : output) ASSERT_TRUE(std::isfinite(x));
   }
+  EXPECT_EQ(model.lastStepsRun(), model.stepsAsked()) << "no deadline: every step runs";
+}
+
+TEST(ShippedPackage, ABlockOutOfTimeEndsAfterOneStepOnItsCleanPrediction) {
+  LMDM_SKIP_WITHOUT_SHIPPED_PACKAGE();
+  lmdm::LmdmModel model(shipped(), lmdm::SessionSettings{});
+  std::vector<float> input(static_cast<std::size_t>(model.blockSamples())), output(input.size());
+  for (std::size_t i = 0; i < input.size(); ++i) input[i] = 0.3f * std::sin(0.05f * static_cast<float>(i));
+  model.setPrompt(model.package().prompts.front().embedding.data());
+  lmdm::GenerationSettings settings;
+  settings.steps = 8;
+  model.setSettings(settings);
+  model.process(input.data(), output.data());  // on time: measures what a step costs
+  ASSERT_EQ(model.lastStepsRun(), 8);
+  const auto past = lmdm::LmdmModel::Clock::now() - std::chrono::seconds(1);
+  for (int block = 0; block < 2; ++block) {
+    model.process(input.data(), output.data(), past);
+    EXPECT_EQ(model.lastStepsRun(), 1);
+    double energy = 0.0;
+    for (float x : output) {
+      ASSERT_TRUE(std::isfinite(x));
+      energy += static_cast<double>(x) * x;
+    }
+    EXPECT_GT(energy, 0.0) << "a shortened block still carries audio";
+  }
+  // A deadline far enough away changes nothing.
+  model.process(input.data(), output.data(), lmdm::LmdmModel::Clock::now() + std::chrono::seconds(60));
+  EXPECT_EQ(model.lastStepsRun(), 8);
 }

@@ -43,9 +43,12 @@ void Engine::prepare(double sampleRate, int maxBlockSize, int channels) {
   if (blockFrames_ <= 0) throw std::runtime_error("Engine::prepare: the model reported an empty block");
   const int n = blockFrames_;
   fadeFrames_ = std::clamp(static_cast<int>(std::lround(kFadeSeconds * sampleRate)), 1, std::max(1, n / 2));
-  // One block to fill, one block of compute, plus the early decision (fade) and the host buffer,
-  // whose last sample may arrive a whole buffer after its first (docs/ARCHITECTURE.md derives it).
-  latency_ = 2 * n + fadeFrames_ + maxBlockSize_;
+  // One block to fill, the worker's headroom (the processor's share of a block), the early decision
+  // (fade) and the host buffer, whose last sample may arrive a whole buffer after its first
+  // (docs/ARCHITECTURE.md derives it).
+  const double share = std::clamp(processor_->headroomShare(), 0.0, 1.0);
+  headroomFrames_ = std::clamp(static_cast<int>(std::ceil(share * n)), 1, n);
+  latency_ = n + headroomFrames_ + fadeFrames_ + maxBlockSize_;
   processorDelay_ = std::max(0, processor_->delayFrames());
   reportedLatency_.store(latency_ + processorDelay_, std::memory_order_relaxed);
 
@@ -88,6 +91,7 @@ void Engine::prepare(double sampleRate, int maxBlockSize, int channels) {
   wetGain_.reset(wetGainTarget(), ramp);
 
   blocksPlayed_ = blocksMissed_ = blocksSkipped_ = blocksInvalid_ = 0;
+  shortenedBeforePrepare_ = processor_->blocksShortened();  // the processor counts over its life, stats since prepare
   lastWorkerMillis_ = 0.0f;
   startWorker();
 }
@@ -145,10 +149,12 @@ EngineStats Engine::stats() const {
   s.latencyFrames = latencyFrames();
   s.processorDelayFrames = processorDelay_;
   s.blockFrames = blockFrames_;
+  s.headroomFrames = headroomFrames_;
   s.blocksPlayed = blocksPlayed_.load();
   s.blocksMissed = blocksMissed_.load();
   s.blocksSkipped = blocksSkipped_.load();
   s.blocksInvalid = blocksInvalid_.load();
+  s.blocksShortened = processor_->blocksShortened() - shortenedBeforePrepare_;
   s.lastWorkerMillis = lastWorkerMillis_.load();
   return s;
 }
@@ -211,7 +217,15 @@ void Engine::produceBlock(std::int64_t block) {
   }
   const auto start = std::chrono::steady_clock::now();
   const ParameterValues values = parameters();  // the model's parameters change at block boundaries
-  processor_->process(BlockIO{workerInputPtrs_.data(), workerOutputPtrs_.data(), channels_, blockFrames_, block, &values});
+  BlockIO io{workerInputPtrs_.data(), workerOutputPtrs_.data(), channels_, blockFrames_, block, &values};
+  if (!nonRealtime_.load(std::memory_order_relaxed)) {
+    // The audio thread reaches the decision frame no earlier than its input arrives in real time:
+    // (decision - written) frames from now, as the host buffer holding it is processed after it.
+    const double seconds = static_cast<double>(decisionFrame(block) - history_->framesWritten()) / sampleRate_;
+    io.deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(seconds));
+  }
+  processor_->process(io);
   const float millis = std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - start).count();
   lastWorkerMillis_ = millis;
   workerMillis_->push(millis);  // dropped when nobody drains: fine, it is telemetry

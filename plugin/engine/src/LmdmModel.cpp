@@ -178,7 +178,14 @@ void LmdmModel::restart(std::uint64_t seed, bool keepDecoderState) {
   position_ = p.contextFrames;
 }
 
-void LmdmModel::process(const float* input, float* output) {
+namespace {
+// A cost estimate that follows a slower measurement at once and a faster one slowly.
+void trackPeak(double& estimate, double measured) {
+  estimate = measured > estimate ? measured : 0.95 * estimate + 0.05 * measured;
+}
+}  // namespace
+
+void LmdmModel::process(const float* input, float* output, Clock::time_point deadline) {
   computeControls(input);
   const ModelPackage& p = *package_;
   const int B = p.blockFrames, C = p.contextFrames;
@@ -188,7 +195,8 @@ void LmdmModel::process(const float* input, float* output) {
     cache_.reset();
     encode(contextLatents_.data(), contextValues_.data(), contextPresent_.data(), C, position_ - C);
   }
-  denoise();
+  denoise(deadline);
+  const auto tailStart = Clock::now();
   if (p.variant == Variant::BlockCausal) {
     cache_.slide(std::max(0, cache_.length() + B - cache_.capacity()));
     encode(latents_.data(), values_.data(), present_.data(), B, position_);
@@ -203,6 +211,7 @@ void LmdmModel::process(const float* input, float* output) {
   }
   position_ += B;
   decode(output);
+  trackPeak(tailSeconds_, std::chrono::duration<double>(Clock::now() - tailStart).count());
 }
 
 void LmdmModel::computeControls(const float* input) {
@@ -302,7 +311,7 @@ void LmdmModel::encode(const float* latents, const float* values, const float* p
                 data(outputs[outputIndex(encoder_.spec(), "new_values")]), frames);
 }
 
-void LmdmModel::denoise() {
+void LmdmModel::denoise(Clock::time_point deadline) {
   const int B = package_->blockFrames;
   const std::size_t n = latents_.size();
   const int rows = denoiserRows();
@@ -316,7 +325,9 @@ void LmdmModel::denoise() {
   }
   auto modulationShape = modulationShape_, outModulationShape = outModulationShape_;
   modulationShape[1] = outModulationShape[0] = rows;
+  lastStepsRun_ = 0;
   for (std::size_t step = 0; step + 1 < grid_.size(); ++step) {
+    const auto stepStart = Clock::now();
     for (int b = 0; b < rows; ++b) std::copy(latents_.begin(), latents_.end(), batchedLatents_.begin() + static_cast<std::ptrdiff_t>(b * n));
     std::vector<NamedValue> named;
     named.emplace_back("noisy", tensorView(batchedLatents_.data(), {rows, B, package_->latentDim}));
@@ -328,19 +339,27 @@ void LmdmModel::denoise() {
     named.emplace_back("out_modulation", tensorView(outModulations_[step].data(), outModulationShape));
     const auto outputs = denoiser_.run(ordered(denoiser_.spec(), named));
     const float* v = data(outputs[outputIndex(denoiser_.spec(), "velocity")]);
+    ++lastStepsRun_;
+    const auto now = Clock::now();
+    trackPeak(stepSeconds_, std::chrono::duration<double>(now - stepStart).count());
+    const auto stillNeeded = std::chrono::duration<double>(stepSeconds_ + tailSeconds_);
+    // Out of time: end on this step's clean prediction, the update of a last step (next = 0).
+    const bool early = step + 2 < grid_.size() && deadline != Clock::time_point::max() &&
+                       now + std::chrono::duration_cast<Clock::duration>(stillNeeded) > deadline;
     const float dt = static_cast<float>(grid_[step + 1] - grid_[step]);
-    const float t = static_cast<float>(grid_[step]), next = static_cast<float>(grid_[step + 1]);
+    const float t = static_cast<float>(grid_[step]), next = early ? 0.0f : static_cast<float>(grid_[step + 1]);
     const bool renoise = package_->solver == Solver::PingPong && next > 0.0f;
     if (renoise) noise_.fill(freshNoise_.data(), n);  // drawn after the block's own noise, as lmdm.dit.flow.solve
     for (std::size_t i = 0; i < n; ++i) {
       const float velocity = rows == 1 ? v[i] : v[n + i] + guidance_ * (v[i] - v[n + i]);  // row 0 conditional
-      if (package_->solver == Solver::Euler) {
+      if (package_->solver == Solver::Euler && !early) {
         latents_[i] = latents_[i] + dt * velocity;
       } else {
         const float clean = latents_[i] - t * velocity;
         latents_[i] = renoise ? (1.0f - next) * clean + next * freshNoise_[i] : clean;
       }
     }
+    if (early) return;
   }
 }
 

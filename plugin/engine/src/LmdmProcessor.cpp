@@ -113,7 +113,8 @@ void LmdmProcessor::process(const BlockIO& io) {
     toModel_->process(hostMono_.data(), modelInput_.data());
     // Freeze holds the last input heard before it was switched on, so its controls are held too.
     if (!values.on(ParameterId::Freeze)) heldInput_ = modelInput_;
-    model_->process(heldInput_.data(), modelOutput_.data());
+    model_->process(heldInput_.data(), modelOutput_.data(), io.deadline);
+    if (model_->lastStepsRun() < model_->stepsAsked()) blocksShortened_.fetch_add(1, std::memory_order_relaxed);
     toHost_->process(modelOutput_.data(), hostOutput_.data());
   } catch (const std::exception& error) {
     fail(error.what());

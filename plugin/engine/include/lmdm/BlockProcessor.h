@@ -5,6 +5,7 @@
 // wet signal before a model is loaded).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -19,6 +20,9 @@ struct BlockIO {
   int frames;
   std::int64_t blockIndex;    // absolute: block k holds input frames [k·frames, (k+1)·frames)
   const ParameterValues* parameters = nullptr;  // the user's settings at this block (null: defaults)
+  // When the audio thread decides whether this block arrived (max(): offline, it waits). A processor that
+  // can trade quality for time (fewer denoising steps) finishes before it rather than miss the block.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 class BlockProcessor {
@@ -34,6 +38,14 @@ class BlockProcessor {
   /** Valid after prepare(). How many host frames the audio written into block k lags input block k
       (0 for a plain per-block transform); the engine adds it to the latency it reports. */
   virtual int delayFrames() const { return 0; }
+
+  /** Valid after prepare(). The share of a block period the worker may spend on a block once its
+      input is complete (0, 1]: the engine schedules that much compute headroom, so a smaller share
+      is a shorter delay. 1 (a whole block) unless the processor knows its cost is bounded below it. */
+  virtual double headroomShare() const { return 1.0; }
+
+  /** Any thread. Blocks finished early, with fewer steps than asked, to meet their deadline. */
+  virtual std::int64_t blocksShortened() const { return 0; }
 
   /** Short human-readable description for status displays. */
   virtual std::string name() const = 0;

@@ -30,10 +30,12 @@ struct EngineStats {
   int latencyFrames = 0;
   int processorDelayFrames = 0;    // the part of latencyFrames the model's own audio path adds
   int blockFrames = 0;
+  int headroomFrames = 0;          // the worker's time for a block after its input is complete
   std::int64_t blocksPlayed = 0;   // generated blocks the audio thread played
   std::int64_t blocksMissed = 0;   // blocks replaced by the dry signal because they were late
   std::int64_t blocksSkipped = 0;  // input blocks the worker skipped to catch up
   std::int64_t blocksInvalid = 0;  // generated blocks thrown away for NaN/Inf samples
+  std::int64_t blocksShortened = 0;  // blocks the model finished with fewer steps to meet their deadline
   float lastWorkerMillis = 0.0f;   // compute time of the latest block
 };
 
@@ -113,6 +115,7 @@ class Engine {
   int channels_ = 0;
   int blockFrames_ = 0;
   int fadeFrames_ = 0;
+  int headroomFrames_ = 0;  // the worker's time per block: the processor's share of a block
   int latency_ = 0;         // the schedule: output block k starts latency_ frames after input block k
   int processorDelay_ = 0;  // what the processor's audio lags its block (reported, not scheduled)
   std::atomic<int> reportedLatency_{0};  // latency_ + processorDelay_, for readers on any thread
@@ -133,6 +136,7 @@ class Engine {
   std::atomic<bool> bypassTarget_;
   std::array<std::atomic<float>, kParameterSpecs.size()> modelParameters_{};  // by id; read by the worker per block
   std::atomic<std::int64_t> blocksPlayed_{0}, blocksMissed_{0}, blocksSkipped_{0}, blocksInvalid_{0};
+  std::int64_t shortenedBeforePrepare_ = 0;
   std::atomic<float> lastWorkerMillis_{0.0f};
   std::atomic<std::int64_t> blocksFinished_{0};  // the worker is done with every block below this
 

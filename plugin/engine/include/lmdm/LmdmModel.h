@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -52,8 +53,16 @@ class LmdmModel {
   /** textDim numbers (copied), or nullptr for no prompt. */
   void setPrompt(const float* embedding);
 
-  /** blockSamples() samples in and out at the package's sample rate. Non-finite input reads as 0. */
-  void process(const float* input, float* output);
+  using Clock = std::chrono::steady_clock;
+
+  /** blockSamples() samples in and out at the package's sample rate. Non-finite input reads as 0.
+      With a `deadline`, the denoiser stops early when one more step and the rest of the block (cache
+      update, decoder) would not end before it: the block ends on the clean prediction of the last
+      step run (at least one), as a sampler with fewer steps would. */
+  void process(const float* input, float* output, Clock::time_point deadline = Clock::time_point::max());
+  /** Denoiser steps the latest block ran, and the steps it was asked for. */
+  int lastStepsRun() const { return lastStepsRun_; }
+  int stepsAsked() const { return static_cast<int>(grid_.size()) - 1; }
 
   /** The latest block's latents (blockFrames x latentDim, normalised), for parity checks. */
   const std::vector<float>& lastLatents() const { return latents_; }
@@ -69,7 +78,7 @@ class LmdmModel {
   void prepareGrid(int steps);
   void computeControls(const float* input);
   void encode(const float* latents, const float* values, const float* present, int frames, std::int64_t first);
-  void denoise();
+  void denoise(Clock::time_point deadline);
   void decode(float* output);
   std::vector<Ort::Value> sharedInputs(const float* values, const float* present, int frames, std::int64_t first,
                                        int rows);
@@ -86,6 +95,10 @@ class LmdmModel {
   GaussianNoise noise_;
   KvRing cache_;
   std::int64_t position_ = 0;
+  // What a denoiser step and the block's tail (cache update, decoder) cost lately (seconds): each jumps
+  // up to a slower measurement at once and decays slowly, so a deadline is judged by recent peaks.
+  double stepSeconds_ = 0.0, tailSeconds_ = 0.0;
+  int lastStepsRun_ = 0;
 
   // Work buffers, sized once.
   std::vector<float> text_, useText_, history_, window_, positions_;

@@ -30,6 +30,14 @@ class LmdmProcessor : public BlockProcessor {
   std::string name() const override;
   /** The VAE decoder's delay and the two resamplers', in host frames (BlockProcessor::delayFrames). */
   int delayFrames() const override { return delayFrames_; }
+  /** Half a block with a model (kHeadroomShare); a whole one when it only passes audio through. */
+  double headroomShare() const override { return model_ ? kHeadroomShare : 1.0; }
+  std::int64_t blocksShortened() const override { return blocksShortened_.load(std::memory_order_relaxed); }
+
+  /** The worker's time per block, as a share of the block: the issue-18 budget (p99 <= 50 %). At the
+      default steps the chain takes well under it (docs/plugin.md "Delay"); above it, as with many
+      Steps on a slow machine, blocks end with fewer steps (blocksShortened) instead of missing. */
+  static constexpr double kHeadroomShare = 0.5;
 
   bool ready() const { return model_ != nullptr && !failed_.load(); }
   /** Any thread: "" when generating, else why the plugin passes audio through. */
@@ -51,6 +59,7 @@ class LmdmProcessor : public BlockProcessor {
   ParameterValues applied_;
   bool firstBlock_ = true;
   std::atomic<bool> failed_{false};
+  std::atomic<std::int64_t> blocksShortened_{0};
   mutable std::mutex statusMutex_;  // status text only; never taken on the audio thread
   std::string status_;
 };
