@@ -15,6 +15,14 @@ def model_block() -> int:
     return manifest["stream"]["block_frames"] * manifest["latent"]["samples_per_latent"]
 
 
+def model_latency(max_buffer: int, rate: int) -> int:
+    """The latency the plugin reports with the model (docs/ARCHITECTURE.md "Timing"): one block, half a
+    block of compute headroom (LmdmProcessor::kHeadroomShare, rounded up), the 5-ms decision fade, the
+    host's announced buffer and the model's own delay."""
+    block = int(model_block() * rate / MODEL_RATE + 0.5)
+    return block + -(-block // 2) + int(0.005 * rate + 0.5) + max_buffer + model_delay(rate)
+
+
 @functools.lru_cache
 def model_delay(rate: int) -> int:
     """What the model's audio lags its block at `rate` (VAE decoder overlap + resamplers), as the engine

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from juce_vst3_state import component_state, with_component_state
 from lv2_run import run_lv2
-from shipped_model import MODEL_RATE, model_block, model_delay
+from shipped_model import model_latency
 from signals import envelope_db
 
 pytestmark = pytest.mark.with_model
@@ -18,9 +18,7 @@ RATE, BUFFER, SECONDS = 48000, 512, 6.0
 
 
 def expected_latency(buffer_size: int, rate: int = RATE) -> int:
-    block = int(model_block() * rate / MODEL_RATE + 0.5)
-    headroom = -(-block // 2)  # LmdmProcessor::kHeadroomShare: half a block of compute, rounded up
-    return block + headroom + int(0.005 * rate + 0.5) + buffer_size + model_delay(rate)
+    return model_latency(buffer_size, rate)
 
 
 @pytest.fixture(scope="module")
