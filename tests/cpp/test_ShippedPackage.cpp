@@ -19,6 +19,13 @@ std::shared_ptr<const lmdm::ModelPackage> shipped() {
   return std::make_shared<const lmdm::ModelPackage>(lmdm::ModelPackage::load(LMDM_SHIPPED_PACKAGE));
 }
 
+/** One block of a quiet sine at the model's rate: an input every control follows. */
+std::vector<float> sineBlock(const lmdm::LmdmModel& model) {
+  std::vector<float> input(static_cast<std::size_t>(model.blockSamples()));
+  for (std::size_t i = 0; i < input.size(); ++i) input[i] = 0.3f * std::sin(0.05f * static_cast<float>(i));
+  return input;
+}
+
 }  // namespace
 
 TEST(ShippedPackage, GoldenFixturesHold) {
@@ -31,9 +38,9 @@ TEST(ShippedPackage, GoldenFixturesHold) {
 TEST(ShippedPackage, StreamsFiniteAudio) {
   LMDM_SKIP_WITHOUT_SHIPPED_PACKAGE();
   lmdm::LmdmModel model(shipped(), lmdm::SessionSettings{});
-  std::vector<float> input(static_cast<std::size_t>(model.blockSamples())), output(input.size());
-  for (std::size_t i = 0; i < input.size(); ++i) input[i] = 0.3f * std::sin(0.05f * static_cast<float>(i));
   model.setPrompt(model.package().prompts.front().embedding.data());
+  const std::vector<float> input = sineBlock(model);
+  std::vector<float> output(input.size());
   for (int block = 0; block < 3; ++block) {
     model.process(input.data(), output.data());
     for (float x : output) ASSERT_TRUE(std::isfinite(x));
@@ -44,9 +51,9 @@ TEST(ShippedPackage, StreamsFiniteAudio) {
 TEST(ShippedPackage, ABlockOutOfTimeEndsAfterOneStepOnItsCleanPrediction) {
   LMDM_SKIP_WITHOUT_SHIPPED_PACKAGE();
   lmdm::LmdmModel model(shipped(), lmdm::SessionSettings{});
-  std::vector<float> input(static_cast<std::size_t>(model.blockSamples())), output(input.size());
-  for (std::size_t i = 0; i < input.size(); ++i) input[i] = 0.3f * std::sin(0.05f * static_cast<float>(i));
   model.setPrompt(model.package().prompts.front().embedding.data());
+  const std::vector<float> input = sineBlock(model);
+  std::vector<float> output(input.size());
   lmdm::GenerationSettings settings;
   settings.steps = 8;
   model.setSettings(settings);
