@@ -57,7 +57,13 @@ TEST(PackageParsers, SafetensorsWhoseShapeDisagreesWithItsDataIsRefused) {
   expectRefused([] { lmdm::parseSafetensors(safetensors(json::array({1, 2}), 0), "f"); }, "not a JSON object");
   expectRefused([] { lmdm::parseSafetensors(safetensors({{"x", 7}}, 0), "f"); }, "not float32");
   expectRefused([] { lmdm::parseSafetensors(safetensors({{"x", {{"dtype", "F32"}, {"shape", "wide"}, {"data_offsets", {0, 4}}}}}, 1), "f"); },
-                "unreadable");
+                "not a list of integers");
+  // Found by fuzz_safetensors at 8.2 M executions (tests/fuzz/regressions): a float beyond every integer
+  // type in a shape was converted to one, which is undefined behaviour.
+  expectRefused([] { lmdm::parseSafetensors(safetensors({{"x", {{"dtype", "F32"}, {"shape", {7.7e34}}, {"data_offsets", {0, 4}}}}}, 1), "f"); },
+                "not a list of integers");
+  expectRefused([] { lmdm::parseSafetensors(safetensors({{"x", {{"dtype", "F32"}, {"shape", {1}}, {"data_offsets", {0.0, 4.5}}}}}, 1), "f"); },
+                "not a list of integers");
   expectRefused([] { lmdm::parseSafetensors(std::string("\xff\xff\xff\x00\x00\x00\x00\x00{}", 10), "f"); }, "header size");
 }
 

@@ -17,6 +17,19 @@ std::map<std::string, StoredTensor> readSafetensors(const std::string& path) {
   return parseSafetensors(bytes, path);
 }
 
+namespace {
+
+// entry[key] if it is a list of whole numbers: converting a JSON float such as 7e34 to an integer type
+// is undefined behaviour, so floats are refused before any conversion.
+const nlohmann::json& integerList(const nlohmann::json& entry, const char* key, const std::string& what) {
+  const auto& list = entry.at(key);
+  if (!list.is_array() || !std::all_of(list.begin(), list.end(), [](const nlohmann::json& x) { return x.is_number_integer(); }))
+    throw PackageError(what + " has a " + key + " that is not a list of integers");
+  return list;
+}
+
+}  // namespace
+
 std::map<std::string, StoredTensor> parseSafetensors(std::string_view bytes, const std::string& name) {
   if (bytes.size() < 8) throw PackageError(name + " is not a safetensors file (too short)");
   std::uint64_t headerSize = 0;
@@ -32,8 +45,9 @@ std::map<std::string, StoredTensor> parseSafetensors(std::string_view bytes, con
       if (tensorName == "__metadata__") continue;
       if (!entry.is_object() || entry.value("dtype", "") != "F32")
         throw PackageError(name + ": tensor '" + tensorName + "' is not float32");
-      const auto offsets = entry.at("data_offsets").get<std::vector<std::size_t>>();
-      StoredTensor tensor{entry.at("shape").get<std::vector<std::int64_t>>(), {}};
+      const std::string what = name + ": tensor '" + tensorName + "'";
+      const auto offsets = integerList(entry, "data_offsets", what).get<std::vector<std::size_t>>();
+      StoredTensor tensor{integerList(entry, "shape", what).get<std::vector<std::int64_t>>(), {}};
       if (offsets.size() != 2 || offsets[1] < offsets[0] || offsets[1] > body.size() || (offsets[1] - offsets[0]) % 4)
         throw PackageError(name + ": tensor '" + tensorName + "' lies outside the file");
       // The shape must say how many numbers there are: a graph given this tensor reads that many.
