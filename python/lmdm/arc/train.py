@@ -75,6 +75,7 @@ class ArcConfig:
     distill_weight: float = 0.0  # the generator also moves its blocks towards the teacher's guided denoising of them
     teacher: str = ""  # that frozen teacher (lmdm.arc.teacher): a block-causal model folder or run; "": --init-from's
     teacher_guidance: float = StreamConfig.guidance  # as the base package plays
+    teacher_text_guidance: float = 0.0  # a further push along the prompt alone (lmdm.arc.teacher); 0: none
     distill_log_snr_range: tuple[float, float] = (-2.0, 3.0)  # t in [0.18, 0.73]: not where one call only blurs
     batch_size: int = 8
     generator_learning_rate: float = 1e-5
@@ -204,7 +205,8 @@ def arc_step(generator: torch.nn.Module, discriminator: Discriminator, config: A
     if teacher is not None:
         with mixed_precision(config, device):
             target = guided_targets(teacher, prefix, visible, fake.detach(), values, present, text, config.block_frames,
-                                    C, config.teacher_guidance, config.distill_log_snr_range, rng).float()
+                                    C, config.teacher_guidance, config.distill_log_snr_range, rng,
+                                    config.teacher_text_guidance).float()
         distill = ((fake - target) ** 2).mean()
         generator_loss = generator_loss + config.distill_weight * distill
         logged["distill_loss"] = distill.detach()

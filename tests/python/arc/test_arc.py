@@ -115,14 +115,16 @@ def test_the_discriminator_starts_from_the_generators_layers_and_scores_every_fo
         Discriminator(model, exit_layer=3)
 
 
+@pytest.mark.parametrize("text_guidance", [0.0, 1.5])
 @torch.no_grad()
-def test_the_teachers_target_is_its_guided_prediction_of_each_renoised_block_after_the_rollouts_context():
+def test_the_teachers_target_is_its_guided_prediction_of_each_renoised_block_after_the_rollouts_context(
+        text_guidance: float):
     model, block, window, chunks, guidance = random_model(3), 4, 8, 3, 2.5
     prefix, rollout = torch.randn(2, 8, 4), torch.randn(2, chunks * block, 4)
     values, present = torch.randn(2, 8 + chunks * block, 3), torch.ones(2, 8 + chunks * block, 3)
     text = torch.randn(2, 384)
     targets = guided_targets(model, prefix, torch.ones(2, 8, dtype=torch.bool), rollout, values, present, text, block,
-                             window, guidance, (-2.0, 3.0), torch.Generator().manual_seed(4))
+                             window, guidance, (-2.0, 3.0), torch.Generator().manual_seed(4), text_guidance)
     replay = torch.Generator().manual_seed(4)  # the draws: every block's time, then each block's noise
     times = noise_times(chunks, (-2.0, 3.0), replay)
     context = prefix
@@ -137,7 +139,9 @@ def test_the_teachers_target_is_its_guided_prediction_of_each_renoised_block_aft
                                       is_context=torch.arange(frames) < context.shape[1], mask=mask)[:, -block:]
         conditional = pass_(values[:, :frames], present[:, :frames], text)
         unconditional = pass_(torch.zeros_like(values[:, :frames]), torch.zeros_like(present[:, :frames]), None)
-        expected = noisy_block - s * (unconditional + guidance * (conditional - unconditional))
+        promptless = pass_(values[:, :frames], present[:, :frames], None)  # the sketch without the prompt
+        guided = unconditional + guidance * (conditional - unconditional) + text_guidance * (conditional - promptless)
+        expected = noisy_block - s * guided
         assert torch.allclose(targets[:, chunk * block:(chunk + 1) * block], expected, atol=1e-4), chunk
         context = torch.cat([context, clean_block], 1)
     with pytest.raises(ValueError, match="block-causal"):
