@@ -2,6 +2,7 @@
 find_package(Threads REQUIRED)
 add_library(lmdm_engine STATIC
   plugin/engine/src/BlockResampler.cpp
+  plugin/engine/src/BufferSizeWatch.cpp
   plugin/engine/src/Engine.cpp
   plugin/engine/src/GaussianNoise.cpp
   plugin/engine/src/InputHistory.cpp

@@ -20,6 +20,7 @@ lmdm_add_test(test_OrtRuntime)
 lmdm_add_test(test_GaussianNoise)
 lmdm_add_test(test_BlockResampler)
 lmdm_add_test(test_ProcessGate)
+lmdm_add_test(test_BufferSizeWatch)
 # Replacing malloc needs glibc's __libc_* entry points and clashes with sanitizer runtimes.
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND NOT LMDM_SANITIZER)
   lmdm_add_test(test_EngineAllocations)

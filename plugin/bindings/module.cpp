@@ -52,6 +52,9 @@ py::dict statsDict(const Engine& engine) {
   d["processor_delay_frames"] = s.processorDelayFrames;
   d["block_frames"] = s.blockFrames;
   d["headroom_frames"] = s.headroomFrames;
+  d["max_buffer_frames"] = s.maxBufferFrames;
+  d["largest_buffer_frames"] = s.largestBufferFrames;
+  d["realtime_frames"] = s.realtimeFrames;
   d["blocks_played"] = s.blocksPlayed;
   d["blocks_missed"] = s.blocksMissed;
   d["blocks_skipped"] = s.blocksSkipped;

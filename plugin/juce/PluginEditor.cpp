@@ -99,7 +99,8 @@ void LmdmAudioProcessorEditor::timerCallback() {
   text << "Model:    " << juce::String(processor_.engine().processor().name()) << "  (ONNX Runtime, " << processor_.executionProvider() << ")\n"
        << "Prompt:   " << currentPrompt() << "\n"
        << "Engine:   " << (processor_.engineReady() && stats.running ? "running" : "stopped") << ", latency "
-       << juce::String(millis(stats.latencyFrames), 1) << " ms\n"
+       << juce::String(millis(stats.latencyFrames), 1) << " ms for host buffers up to " << stats.maxBufferFrames
+       << " frames\n"
        << "Block:    " << juce::String(blockMillis, 1) << " ms, computed in " << juce::String(stats.lastWorkerMillis, 1)
        << " ms (real-time factor " << (blockMillis > 0 ? juce::String(stats.lastWorkerMillis / blockMillis, 2) : "-") << ")\n"
        << "Blocks:   " << stats.blocksPlayed << " played, " << stats.blocksMissed << " missed, " << stats.blocksShortened

@@ -49,9 +49,11 @@ LmdmAudioProcessor::LmdmAudioProcessor()
       engine_(makeProcessor(runtimeStatus_, provider_)) {
   for (const auto& spec : lmdm::kParameterSpecs)
     parameterValues_[static_cast<std::size_t>(spec.id)] = parameters_.getRawParameterValue(toJuce(spec.key));
+  startTimer(250);  // the buffer watch; where a host runs no message loop it never fires and nothing adapts
 }
 
 LmdmAudioProcessor::~LmdmAudioProcessor() {
+  stopTimer();
   cancelPendingUpdate();
   const std::lock_guard<std::mutex> lock(lifecycleMutex_);
   engine_.release();
@@ -139,7 +141,10 @@ juce::String LmdmAudioProcessor::loadPackage(const juce::File& folder, const juc
     const std::lock_guard<std::mutex> lock(lifecycleMutex_);
     gate_.close();  // waits for the audio callback under way, if any; the next ones pass audio through
     engine_.setProcessor(std::move(processor));
-    if (prepared_) prepareEngine(getSampleRate(), getBlockSize());  // opens the gate again
+    if (prepared_) {  // opens the gate again, for the host's announced buffer: the watch listens anew
+      bufferWatch_.hostPrepared(getBlockSize());
+      prepareEngine(getSampleRate(), getBlockSize());
+    }
   }
   updateHostDisplay(juce::AudioProcessorListener::ChangeDetails().withLatencyChanged(true));
   return {};
@@ -169,6 +174,7 @@ juce::String LmdmAudioProcessor::modelStatus() const {
 void LmdmAudioProcessor::prepareToPlay(double sampleRate, int samplesPerBlock) {
   const std::lock_guard<std::mutex> lock(lifecycleMutex_);
   prepared_ = true;
+  bufferWatch_.hostPrepared(samplesPerBlock);
   prepareEngine(sampleRate, samplesPerBlock);
 }
 
@@ -177,10 +183,24 @@ void LmdmAudioProcessor::prepareEngine(double sampleRate, int samplesPerBlock) {
   try {
     engine_.prepare(sampleRate, samplesPerBlock, std::max(1, getTotalNumOutputChannels()));
     setLatencySamples(engine_.latencyFrames());
+    engineBufferSize_ = samplesPerBlock;
     gate_.open();
   } catch (const std::exception& error) {
     juce::Logger::writeToLog(juce::String("LMDM: engine not started: ") + error.what());
   }
+}
+
+void LmdmAudioProcessor::timerCallback() {
+  {
+    const std::lock_guard<std::mutex> lock(lifecycleMutex_);
+    if (!prepared_ || !gate_.isOpen()) return;
+    const auto stats = engine_.stats();
+    const int next = bufferWatch_.next(engineBufferSize_, stats.largestBufferFrames, stats.realtimeFrames, getSampleRate());
+    if (next == engineBufferSize_) return;
+    // A restart: the model's context starts again from silence, once, in the first second of playing.
+    prepareEngine(getSampleRate(), next);
+  }
+  updateHostDisplay(juce::AudioProcessorListener::ChangeDetails().withLatencyChanged(true));
 }
 
 void LmdmAudioProcessor::releaseResources() {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string_view>
 
+#include "lmdm/BufferSizeWatch.h"
 #include "lmdm/Engine.h"
 #include "lmdm/LmdmProcessor.h"
 #include "lmdm/ProcessGate.h"
@@ -23,7 +24,7 @@ inline juce::String valueText(const lmdm::ParameterSpec& spec, float value, int 
   return decimals == 0 ? juce::String(static_cast<int>(value)) : juce::String(value, decimals);
 }
 
-class LmdmAudioProcessor final : public juce::AudioProcessor, private juce::AsyncUpdater {
+class LmdmAudioProcessor final : public juce::AudioProcessor, private juce::AsyncUpdater, private juce::Timer {
  public:
   LmdmAudioProcessor();
   ~LmdmAudioProcessor() override;
@@ -81,6 +82,8 @@ class LmdmAudioProcessor final : public juce::AudioProcessor, private juce::Asyn
   const lmdm::LmdmProcessor& lmdmProcessor() const;
   /** With lifecycleMutex_ held: (re)starts the engine and opens the gate, or logs why not. */
   void prepareEngine(double sampleRate, int samplesPerBlock);
+  /** Message thread: prepares the engine again for the buffers the host really sends (lmdm::BufferSizeWatch). */
+  void timerCallback() override;
   /** Message thread: the package and provider a restored session chose, where they still exist. */
   void restoreSession(const lmdm::SessionChoices& session);
   /** Message thread: a session restored on another thread (hosts may restore state from any thread). */
@@ -102,6 +105,8 @@ class LmdmAudioProcessor final : public juce::AudioProcessor, private juce::Asyn
   // message thread (a package chosen or restored): one at a time. Never taken on the audio thread.
   std::mutex lifecycleMutex_;
   bool prepared_ = false;  // between the host's prepareToPlay and releaseResources; guarded by lifecycleMutex_
+  int engineBufferSize_ = 0;       // the largest buffer the running engine allows for; guarded by lifecycleMutex_
+  lmdm::BufferSizeWatch bufferWatch_;  // guarded by lifecycleMutex_
 
   JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR(LmdmAudioProcessor)
 };

@@ -109,6 +109,28 @@ TEST(Engine, CallsLongerThanMaxBlockSizeAreSplitNotRejected) {
   for (int n = latency; n < latency + 10000; n += 97) ASSERT_EQ(output[0][n], 2.0f * input[0][n - latency]);
 }
 
+TEST(Engine, CountsTheLargestBufferAndTheRealTimeFramesSincePrepare) {
+  // What BufferSizeWatch decides from: the buffers a host really sends, and for how long in real time.
+  auto engine = makeEngine(std::make_unique<GainProcessor>(1.0f, 0.05), wetOnly());
+  engine->prepare(48000, 8192, 1);
+  EXPECT_EQ(engine->stats().maxBufferFrames, 8192);
+  EXPECT_EQ(engine->stats().largestBufferFrames, 0);
+  const Signal input = noise(1, 10000, 4);
+  run(*engine, input, {300, true});
+  const auto realTime = engine->stats();
+  EXPECT_GT(realTime.largestBufferFrames, 200);
+  EXPECT_LE(realTime.largestBufferFrames, 300);
+  EXPECT_EQ(realTime.realtimeFrames, 10000);
+  engine->setNonRealtime(true);
+  run(*engine, input, {1000});
+  EXPECT_EQ(engine->stats().largestBufferFrames, 1000);
+  EXPECT_EQ(engine->stats().realtimeFrames, 10000) << "an offline render is not the host's real-time buffers";
+  engine->prepare(48000, 512, 1);
+  EXPECT_EQ(engine->stats().maxBufferFrames, 512);
+  EXPECT_EQ(engine->stats().largestBufferFrames, 0);
+  EXPECT_EQ(engine->stats().realtimeFrames, 0);
+}
+
 TEST(Engine, PrepareRejectsImpossibleShapes) {
   Engine engine(std::make_unique<PassThroughProcessor>());
   EXPECT_THROW(engine.prepare(0, 256, 2), std::invalid_argument);

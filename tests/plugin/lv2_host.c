@@ -1,11 +1,14 @@
 /* lv2_host: a minimal LV2 host on liblilv, used by the tests to run our LV2 plugin.
  *
- *   lv2_host BUNDLE_DIR PLUGIN_URI RATE BLOCK IN.f32 OUT.f32 CHANNELS [--freewheel]
- *            [--set PARAMETER_URI=VALUE]... [--port CONTROL_PORT_SYMBOL=VALUE]...
+ *   lv2_host BUNDLE_DIR PLUGIN_URI RATE BLOCK IN.f32 OUT.f32 CHANNELS [--freewheel] [--paced]
+ *            [--announce MAX_BLOCK] [--set PARAMETER_URI=VALUE]... [--port CONTROL_PORT_SYMBOL=VALUE]...
  *
  * IN/OUT are raw float32, planar (all of channel 0, then channel 1). Parameters are sent once, before
  * the first block, as patch:Set messages on the plugin's atom control port (JUCE exposes them that way).
- * Prints a JSON line with the latency the plugin reports on its lv2:latency output port.
+ * --announce: the maximum block length the host announces (default BLOCK), as Ardour announces 8,192
+ * whatever it sends; --paced: run() follows the sample clock, like a sound card, instead of as fast as
+ * it can. Prints a JSON line with the latency the plugin reports on its lv2:latency output port after
+ * the first block and at the end, and the frame of the block after which it first changed (-1: never).
  */
 #include <lilv/lilv.h>
 #include <lv2/atom/atom.h>
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_URIDS 512
 #define MAX_SETS 16
@@ -70,13 +74,15 @@ static int fail(const char* message, const char* detail) {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 8) return fail("usage: lv2_host BUNDLE URI RATE BLOCK IN.f32 OUT.f32 CHANNELS [--freewheel] [--set URI=VALUE]... [--port SYMBOL=VALUE]...", NULL);
+  if (argc < 8)
+    return fail("usage: lv2_host BUNDLE URI RATE BLOCK IN.f32 OUT.f32 CHANNELS [--freewheel] [--paced] "
+                "[--announce MAX_BLOCK] [--set URI=VALUE]... [--port SYMBOL=VALUE]...", NULL);
   const char* bundle = argv[1];
   const char* plugin_uri = argv[2];
   const double rate = atof(argv[3]);
   const int block = atoi(argv[4]);
   const int channels = atoi(argv[7]);
-  int freewheel = 0, set_count = 0, port_set_count = 0;
+  int freewheel = 0, paced = 0, announce = block, set_count = 0, port_set_count = 0;
   const char* set_uri[MAX_SETS];
   float set_value[MAX_SETS];
   const char* port_symbol[MAX_SETS];
@@ -84,6 +90,11 @@ int main(int argc, char** argv) {
   for (int i = 8; i < argc; ++i) {
     if (strcmp(argv[i], "--freewheel") == 0) {
       freewheel = 1;
+    } else if (strcmp(argv[i], "--paced") == 0) {
+      paced = 1;
+    } else if (strcmp(argv[i], "--announce") == 0 && i + 1 < argc) {
+      announce = atoi(argv[++i]);
+      if (announce < block) return fail("--announce needs at least BLOCK frames", argv[i]);
     } else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && set_count < MAX_SETS) {
       if (!split_assignment(argv[++i], &set_uri[set_count], &set_value[set_count])) return fail("--set needs URI=VALUE", argv[i]);
       ++set_count;
@@ -113,7 +124,7 @@ int main(int argc, char** argv) {
 
   LV2_URID_Map map = {NULL, map_uri};
   LV2_URID_Unmap unmap = {NULL, unmap_uri};
-  const int32_t min_block = 1, max_block = block;
+  const int32_t min_block = 1, max_block = announce;
   const float sample_rate = (float)rate;
   LV2_Options_Option options[] = {
       {LV2_OPTIONS_INSTANCE, 0, map_uri(NULL, LV2_BUF_SIZE__minBlockLength), sizeof(int32_t), map_uri(NULL, LV2_ATOM__Int), &min_block},
@@ -179,6 +190,10 @@ int main(int argc, char** argv) {
   if (n_in < channels || n_out < channels) return fail("plugin has fewer audio ports than channels", NULL);
 
   lilv_instance_activate(instance);
+  struct timespec clock_start;
+  clock_gettime(CLOCK_MONOTONIC, &clock_start);
+  int first_latency = -1, last_latency = -1;
+  long changed_at = -1;
   LV2_Atom_Forge forge;
   lv2_atom_forge_init(&forge, &map);
   for (long start = 0; start < frames; start += block) {
@@ -202,6 +217,18 @@ int main(int argc, char** argv) {
     for (int c = 0; c < channels; ++c) memcpy(audio_in[c], input + (long)c * frames + start, (size_t)n * sizeof(float));
     lilv_instance_run(instance, (uint32_t)n);
     for (int c = 0; c < channels; ++c) memcpy(output + (long)c * frames + start, audio_out[c], (size_t)n * sizeof(float));
+    const int latency = latency_port >= 0 ? (int)controls[latency_port] : -1;
+    if (start == 0) first_latency = latency;
+    else if (changed_at < 0 && latency != last_latency) changed_at = start;
+    last_latency = latency;
+    if (paced) {  /* sleep until the sound card would ask for the next block */
+      const double due = (double)(start + n) / rate;
+      struct timespec wake = clock_start;
+      wake.tv_sec += (time_t)due;
+      wake.tv_nsec += (long)((due - (double)(time_t)due) * 1e9);
+      if (wake.tv_nsec >= 1000000000L) { wake.tv_sec += 1; wake.tv_nsec -= 1000000000L; }
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &wake, NULL);
+    }
   }
   lilv_instance_deactivate(instance);
 
@@ -209,7 +236,7 @@ int main(int argc, char** argv) {
   if (!out) return fail("cannot write output", argv[6]);
   fwrite(output, sizeof(float), (size_t)samples, out);
   fclose(out);
-  printf("{\"latency\": %d}\n", latency_port >= 0 ? (int)controls[latency_port] : -1);
+  printf("{\"latency\": %d, \"first_latency\": %d, \"changed_at\": %ld}\n", last_latency, first_latency, changed_at);
   lilv_instance_free(instance);
   lilv_world_free(world);
   return 0;

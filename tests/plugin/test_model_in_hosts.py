@@ -114,7 +114,8 @@ def test_dawdreamer_vst3_generates_from_guitar(vst3_path, clip, record_property)
 
 
 def test_lv2_generates_from_guitar(lv2, tmp_path, clip, record_property):
-    out, latency = run_lv2(lv2, tmp_path, clip, RATE, BUFFER, {"mix": 1.0, "feedback": 0.0})
+    out, report = run_lv2(lv2, tmp_path, clip, RATE, BUFFER, {"mix": 1.0, "feedback": 0.0})
+    latency = report["latency"]
     assert latency == expected_latency(BUFFER)
     wet = out[:, latency:]
     record_property("loudness_r_lv2", check_generation(clip[:, : -latency], wet))

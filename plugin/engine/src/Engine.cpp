@@ -75,6 +75,8 @@ void Engine::prepare(double sampleRate, int maxBlockSize, int channels) {
   blocksFinished_ = 0;
 
   framesProcessed_ = 0;
+  largestBuffer_.store(0, std::memory_order_relaxed);
+  realtimeFrames_.store(0, std::memory_order_relaxed);
   currentBlock_ = floorDiv(-latency_, n);  // the pre-roll: silent blocks before input block 0
   currentSlot_ = nextSlot_ = -1;
   currentOk_ = previousOk_ = nextOk_ = true;
@@ -150,6 +152,9 @@ EngineStats Engine::stats() const {
   s.processorDelayFrames = processorDelay_;
   s.blockFrames = blockFrames_;
   s.headroomFrames = headroomFrames_;
+  s.maxBufferFrames = maxBlockSize_;
+  s.largestBufferFrames = largestBuffer_.load(std::memory_order_relaxed);
+  s.realtimeFrames = realtimeFrames_.load(std::memory_order_relaxed);
   s.blocksPlayed = blocksPlayed_.load();
   s.blocksMissed = blocksMissed_.load();
   s.blocksSkipped = blocksSkipped_.load();
@@ -248,6 +253,9 @@ void Engine::produceBlock(std::int64_t block) {
 
 void Engine::process(const float* const* input, float* const* output, int frames) {
   if (frames <= 0 || !history_) return;
+  if (frames > largestBuffer_.load(std::memory_order_relaxed)) largestBuffer_.store(frames, std::memory_order_relaxed);
+  if (!nonRealtime_.load(std::memory_order_relaxed))
+    realtimeFrames_.store(realtimeFrames_.load(std::memory_order_relaxed) + frames, std::memory_order_relaxed);
   const float* chunkIn[kMaxChannels];
   float* chunkOut[kMaxChannels];
   const int channels = channels_;

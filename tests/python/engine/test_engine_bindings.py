@@ -70,6 +70,17 @@ def test_latency_depends_on_block_and_host_buffer_only(engine_module):
     assert engine.latency_frames == 2 * 2400 + fade + 512
 
 
+def test_stats_tell_the_buffers_a_host_sends_from_the_maximum_it_announced(engine_module):
+    engine = make_engine(engine_module, 48000, 8192, 1)
+    run(engine, np.zeros((1, 5000), np.float32), [100, 333])
+    stats = engine.stats()
+    assert stats["max_buffer_frames"] == 8192 and stats["largest_buffer_frames"] == 333
+    assert stats["realtime_frames"] == 0  # offline: not what a player hears
+    engine.set_non_realtime(False)
+    run(engine, np.zeros((1, 1000), np.float32), [250])
+    assert engine.stats()["realtime_frames"] == 1000
+
+
 def test_bad_shapes_and_names_are_refused(engine_module):
     engine = make_engine(engine_module, 48000, 64, 2)
     with pytest.raises(ValueError, match="channels=2"):

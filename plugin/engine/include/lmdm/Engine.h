@@ -31,6 +31,9 @@ struct EngineStats {
   int processorDelayFrames = 0;    // the part of latencyFrames the model's own audio path adds
   int blockFrames = 0;
   int headroomFrames = 0;          // the worker's time for a block after its input is complete
+  int maxBufferFrames = 0;         // the largest host buffer the latency allows for (prepare's maxBlockSize)
+  int largestBufferFrames = 0;     // the largest buffer process() was given since prepare
+  std::int64_t realtimeFrames = 0; // frames processed since prepare outside non-realtime mode
   std::int64_t blocksPlayed = 0;   // generated blocks the audio thread played
   std::int64_t blocksMissed = 0;   // blocks replaced by the dry signal because they were late
   std::int64_t blocksSkipped = 0;  // input blocks the worker skipped to catch up
@@ -138,6 +141,9 @@ class Engine {
   std::atomic<std::int64_t> blocksPlayed_{0}, blocksMissed_{0}, blocksSkipped_{0}, blocksInvalid_{0};
   std::int64_t shortenedBeforePrepare_ = 0;
   std::atomic<float> lastWorkerMillis_{0.0f};
+  // What the host sends, for BufferSizeWatch: written by the audio thread only, read from any.
+  std::atomic<int> largestBuffer_{0};
+  std::atomic<std::int64_t> realtimeFrames_{0};
   std::atomic<std::int64_t> blocksFinished_{0};  // the worker is done with every block below this
 
   // Worker-thread state.
