@@ -12,12 +12,14 @@ Writes bench/results/arc.json (every configuration's aggregates and cost) and ar
 against steps and against milliseconds per block).
 
     .venv/bin/python bench/arc_bench.py --arc PKG --base PKG [--arc-steps 1 2 4] [--base-steps 4 8 16]
+        [--reuse bench/results/arc5/arc/adherence_base_{4,8,16}.json]   # the base's runs from an earlier benchmark
 
 The cost wants a quiet machine: `--cost-only` measures it again over the adherence runs already written.
 """
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -52,6 +54,9 @@ class ArcBenchConfig:
     jobs: int = 1
     cost_blocks: int = 60
     cost_only: bool = False  # reuse the adherence runs in results/arc; measure the cost again (on a quiet machine)
+    # Adherence runs taken from an earlier run's files (its arc/adherence_base_8.json ...: when only the ARC
+    # package changed, so the base package, streams and seeds are the same); their cost is measured again here.
+    reuse: tuple[Path, ...] = ()
     results: Path = field(default_factory=lambda: Path("bench/results"))
 
 
@@ -65,6 +70,23 @@ def adherence_run(package: Path, steps: int, tag: str, config: ArcBenchConfig) -
         command += ["--streams", *config.streams]
     subprocess.run(command, cwd=REPO, check=True)
     return json.loads((folder / f"adherence_{tag}.json").read_text())
+
+
+def reused_run(path: Path, package: Path, config: ArcBenchConfig) -> dict:
+    """An earlier adherence run of the same package, streams and seeds, copied (with its plots) beside this run's."""
+    result = json.loads(path.read_text())
+    earlier = result["config"]
+    if (Path(earlier["model"]) != package or tuple(earlier["seeds"]) != config.seeds
+            or tuple(earlier["streams"]) != config.streams):
+        raise SystemExit(f"--reuse {path}: measured {earlier['model']} over {earlier['streams']} with seeds "
+                         f"{earlier['seeds']}, not {package} over {list(config.streams)} with {list(config.seeds)}")
+    folder = config.results / "arc"
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = path.stem.removeprefix("adherence_")
+    for source in (path, path.with_suffix(".png"), path.parent / f"adherence_spectrograms_{tag}.png"):
+        if source.exists():
+            shutil.copyfile(source, folder / source.name)
+    return result
 
 
 def block_cost_ms(package: Path, steps: int, blocks: int) -> dict[str, float]:
@@ -131,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     for model, package, step_counts in compared:
         for steps in step_counts:
             tag = f"{model}_{steps}"
-            result = (json.loads((config.results / "arc" / f"adherence_{tag}.json").read_text()) if config.cost_only
+            reused = [path for path in config.reuse if path.name == f"adherence_{tag}.json"]
+            written = config.results / "arc" / f"adherence_{tag}.json"
+            result = (reused_run(reused[0], package, config) if reused
+                      else json.loads(written.read_text()) if config.cost_only
                       else adherence_run(package, steps, tag, config))
             rows.append({"model": model, "package": str(package), "steps": steps,
                          "manifest_stream": {k: json.loads((package / "manifest.json").read_text())["stream"][k]
