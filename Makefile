@@ -95,7 +95,7 @@ fuzz-build: setup
 	@CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLMDM_SANITIZER=address,undefined \
 	  -DLMDM_BUILD_FUZZERS=ON -DLMDM_BUILD_PLUGIN=OFF -DLMDM_BUILD_BINDINGS=OFF -DLMDM_BUILD_TESTS=OFF -DLMDM_LTO=OFF \
 	  -DPython_EXECUTABLE=$(PYTHON) > build-fuzz.configure.log 2>&1 || { cat build-fuzz.configure.log; exit 1; }
-	@cmake --build build-fuzz -j$(JOBS) --target fuzz_state fuzz_manifest fuzz_prompts fuzz_safetensors fuzz_package fuzz_audio
+	@cmake --build build-fuzz -j$(JOBS) --target fuzz_state fuzz_manifest fuzz_prompts fuzz_safetensors fuzz_package fuzz_package_load fuzz_audio
 
 fuzz: fuzz-build
 	@$(PYTHON) bench/fuzz_bench.py --build-dir build-fuzz --seconds $(FUZZ_SECONDS) --runs $(FUZZ_RUNS) --jobs $(JOBS)

@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TARGETS = ("fuzz_state", "fuzz_manifest", "fuzz_prompts", "fuzz_safetensors", "fuzz_package", "fuzz_audio")
+TARGETS = ("fuzz_state", "fuzz_manifest", "fuzz_prompts", "fuzz_safetensors", "fuzz_package", "fuzz_package_load",
+           "fuzz_audio")
 REGRESSIONS = REPO / "tests" / "fuzz" / "regressions"
 # libvorbis (through libsndfile) leaks on some damaged Ogg files: not our code, reported and suppressed.
 LSAN_SUPPRESSIONS = REPO / "tests" / "fuzz" / "lsan.supp"

@@ -47,7 +47,7 @@ def audio_seeds(folder: Path) -> None:
 
 
 def package_seeds(package: Path) -> dict[str, bytes]:
-    """First byte: which file (sorted names, as fuzz_package.cpp lists them); second: which damage."""
+    """First byte: which file (sorted names, as PackageDamage.h lists them); second: which damage."""
     files = sorted(p.name for p in package.iterdir() if p.is_file())
     seeds = {}
     for index, name in enumerate(files):
@@ -60,8 +60,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     out = parser.parse_args().out
-    if (out / "complete").exists():
-        return 0
+    targets = ("fuzz_state", "fuzz_manifest", "fuzz_prompts", "fuzz_safetensors", "fuzz_package", "fuzz_package_load",
+               "fuzz_audio")
+    if (out / "complete").exists() and (out / "complete").read_text() == " ".join(targets):
+        return 0  # made before, for the same targets
     shutil.rmtree(out, ignore_errors=True)
     work = out / "work"
     work.mkdir(parents=True)
@@ -69,8 +71,7 @@ def main() -> int:
     shutil.move(str(package), out / "package")
     shutil.rmtree(work)
     package = out / "package"
-    corpora = {name: out / name for name in ("fuzz_state", "fuzz_manifest", "fuzz_prompts", "fuzz_safetensors",
-                                             "fuzz_package", "fuzz_audio")}
+    corpora = {name: out / name for name in targets}
     for folder in corpora.values():
         folder.mkdir()
     for name, data in state_seeds().items():
@@ -86,8 +87,9 @@ def main() -> int:
         shutil.copy(fixture, corpora["fuzz_safetensors"] / fixture.name)
     for name, data in package_seeds(package).items():
         (corpora["fuzz_package"] / name).write_bytes(data)
+        (corpora["fuzz_package_load"] / name).write_bytes(data)
     audio_seeds(corpora["fuzz_audio"])
-    (out / "complete").write_text("")
+    (out / "complete").write_text(" ".join(targets))
     return 0
 
 

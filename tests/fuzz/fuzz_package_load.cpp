@@ -1,0 +1,24 @@
+// Fuzz target: the damage of fuzz_package (PackageDamage.h), stopped after lmdm::ModelPackage::load,
+// which checks that every file the manifest names exists with its sha256 and parses the manifest and
+// the prompt bank, without the five ONNX Runtime sessions per input that hold the whole load to a few
+// inputs a second, so the package checks can get the executions the slow target cannot. Damage must be refused with a PackageError;
+// what loads must be self-consistent.
+#include <cstddef>
+#include <cstdint>
+
+#include "PackageDamage.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 2) return 0;
+  const auto& copy = lmdm::fuzz::packageCopy("package-load");
+  const lmdm::fuzz::DamagedPackage damaged(copy, data, size);
+  try {
+    const auto package = lmdm::ModelPackage::load(copy.folder.string());
+    LMDM_FUZZ_CHECK(package.blockFrames > 0 && package.contextFrames % package.blockFrames == 0);
+    LMDM_FUZZ_CHECK(static_cast<int>(package.latentMean.size()) == package.latentDim);
+    LMDM_FUZZ_CHECK(!package.prompts.empty());
+    for (const auto& prompt : package.prompts) LMDM_FUZZ_CHECK(static_cast<int>(prompt.embedding.size()) == package.textDim);
+  } catch (const lmdm::PackageError&) {
+  }
+  return 0;
+}
