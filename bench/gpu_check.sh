@@ -35,6 +35,7 @@ provider="$(.venv/bin/python -c "import json,sys; print(json.load(open(sys.argv[
 if [ "$provider" != "cuda" ]; then
   echo "gpu_check: CUDA did not start; the engine ran on the CPU:"; cat "$probe/log"; exit 1
 fi
-echo "gpu_check: CUDA runs the model; measuring latency"
+processor="$(.venv/bin/python -c "import json,sys; print(json.load(open(sys.argv[1]))['processor'])" "$probe/report.json")"
+echo "gpu_check: CUDA runs $processor (the float16 twin, models/lmdm-live-fp16, where present); measuring latency"
 .venv/bin/python bench/latency_bench.py --build-dir build-gpu --provider cuda --seconds "$SECONDS_PER_BUFFER" \
   --out bench/results/gpu

@@ -71,6 +71,13 @@ if(EXISTS "${LMDM_DEFAULT_MODEL}/manifest.json")
     add_custom_command(TARGET LMDMPlugin_${format} POST_BUILD
       COMMAND ${CMAKE_COMMAND} -E copy_directory "${LMDM_DEFAULT_MODEL}" "${_model_dir}"
       VERBATIM)
+    # A GPU build (provider libraries bundled) also carries the package's float16 twin, which the
+    # engine loads when CUDA starts (lmdm::gpuTwinFolder: the same name plus "-fp16").
+    if(LMDM_ORT_PROVIDER_LIBRARIES AND EXISTS "${LMDM_DEFAULT_MODEL}-fp16/manifest.json")
+      add_custom_command(TARGET LMDMPlugin_${format} POST_BUILD
+        COMMAND ${CMAKE_COMMAND} -E copy_directory "${LMDM_DEFAULT_MODEL}-fp16" "${_model_dir}-fp16"
+        VERBATIM)
+    endif()
   endforeach()
 else()
   message(WARNING "LMDM: no model package at ${LMDM_DEFAULT_MODEL}; the plugin will pass audio through")

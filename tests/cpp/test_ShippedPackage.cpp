@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lmdm/LmdmModel.h"
+#include "lmdm/LmdmProcessor.h"
 #include "lmdm/OrtRuntime.h"
 #include "lmdm/PackageFixtures.h"
 #include "ShippedPackage.h"
@@ -33,6 +34,31 @@ TEST(ShippedPackage, GoldenFixturesHold) {
   const auto errors = lmdm::checkFixtures(*shipped());
   EXPECT_EQ(errors.size(), 5u);
   for (const auto& [graph, error] : errors) EXPECT_TRUE(std::isfinite(error)) << graph;
+}
+
+// The GPU twin (models/lmdm-live-fp16: float16 DiT graphs and VAE decoder, for the CUDA build): its
+// fixtures, ONNX Runtime CPU outputs of its float16 graphs, hold here too.
+TEST(ShippedPackage, GpuTwinGoldenFixturesHoldOnTheCpu) {
+  LMDM_SKIP_WITHOUT_SHIPPED_PACKAGE();
+  const std::string twin = lmdm::gpuTwinFolder(LMDM_SHIPPED_PACKAGE);
+  if (twin.empty()) GTEST_SKIP() << "no GPU twin beside " LMDM_SHIPPED_PACKAGE;
+  lmdm::OrtRuntime::load(LMDM_ORT_LIBRARY);
+  const auto errors = lmdm::checkFixtures(lmdm::ModelPackage::load(twin));
+  EXPECT_EQ(errors.size(), 5u);
+  for (const auto& [graph, error] : errors) EXPECT_TRUE(std::isfinite(error)) << graph;
+}
+
+// Asked for CUDA, the processor tries the twin; this build's runtime has no CUDA, so the CPU runs the
+// int8 package itself (float16 on a CPU would be twice as slow) and the status says why.
+TEST(ShippedPackage, CudaThatDoesNotStartRunsTheInt8PackageNotTheGpuTwin) {
+  LMDM_SKIP_WITHOUT_SHIPPED_PACKAGE();
+  lmdm::OrtRuntime::load(LMDM_ORT_LIBRARY);
+  const lmdm::LmdmProcessor processor(LMDM_SHIPPED_PACKAGE, lmdm::SessionSettings{1, "cuda"});
+  ASSERT_TRUE(processor.ready()) << processor.status();
+  const auto manifest = lmdm::ModelPackage::load(LMDM_SHIPPED_PACKAGE);
+  EXPECT_EQ(processor.name(), "LMDM " + manifest.name);
+  EXPECT_EQ(processor.model()->provider(), "cpu");
+  EXPECT_NE(processor.status().find("cuda"), std::string::npos) << processor.status();
 }
 
 TEST(ShippedPackage, StreamsFiniteAudio) {

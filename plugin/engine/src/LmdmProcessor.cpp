@@ -28,15 +28,35 @@ void morph(const std::vector<float>& a, const std::vector<float>& b, float amoun
 LmdmProcessor::LmdmProcessor(const std::string& packageFolder, const SessionSettings& session) {
   try {
     OrtRuntime::load(OrtRuntime::bundledLibraryPath());
-    auto package = std::make_shared<const ModelPackage>(ModelPackage::load(packageFolder));
-    packageName_ = package->name;
-    model_ = std::make_unique<LmdmModel>(package, session);
-    prompt_.assign(static_cast<std::size_t>(package->textDim), 0.0f);
-    if (!model_->providerNote().empty()) status_ = model_->providerNote();
+    SessionSettings chosen = session;
+    std::string note;
+    const std::string twin = session.executionProvider == "cpu" ? std::string() : gpuTwinFolder(packageFolder);
+    if (!twin.empty()) {
+      try {
+        loadModel(twin, session);
+      } catch (const std::exception& error) {
+        note = "GPU package " + twin + " not loaded (" + error.what() + "); ";
+      }
+      if (model_ && model_->provider() == "cpu") {  // the accelerator did not start: a CPU runs int8 faster
+        note = model_->providerNote();
+        model_.reset();
+        chosen.executionProvider = "cpu";
+      }
+    }
+    if (!model_) loadModel(packageFolder, chosen);
+    note += model_->providerNote();
+    if (!note.empty()) status_ = note;
   } catch (const std::exception& error) {
     model_.reset();
     status_ = std::string("model not loaded, passing audio through: ") + error.what();
   }
+}
+
+void LmdmProcessor::loadModel(const std::string& folder, const SessionSettings& session) {
+  auto package = std::make_shared<const ModelPackage>(ModelPackage::load(folder));
+  model_ = std::make_unique<LmdmModel>(package, session);
+  packageName_ = package->name;
+  prompt_.assign(static_cast<std::size_t>(package->textDim), 0.0f);
 }
 
 std::string LmdmProcessor::status() const {

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <memory>
@@ -205,6 +206,16 @@ std::vector<PromptPreset> parsePromptBank(const std::string& text, const std::st
   }
   if (prompts.empty()) throw PackageError(file + " holds no prompts");
   return prompts;
+}
+
+std::string gpuTwinFolder(const std::string& folder) {
+  namespace fs = std::filesystem;
+  fs::path path(folder);
+  if (!path.has_filename()) path = path.parent_path();  // "models/lmdm-live/"
+  if (path.empty()) return {};
+  const fs::path twin = path.parent_path() / (path.filename().string() + kGpuTwinSuffix);
+  std::error_code error;
+  return fs::is_regular_file(twin / "manifest.json", error) ? twin.string() : std::string();
 }
 
 std::string sha256File(const std::string& path) {

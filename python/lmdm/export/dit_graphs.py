@@ -222,13 +222,17 @@ def quantize_int8(paths: list) -> None:
     share_weights(list(paths))
 
 
-def convert_fp16(paths: list) -> None:
-    """float16 weights and arithmetic inside the graphs (for GPUs), in place; inputs and outputs stay
-    float32, so a host binds the same tensors as for the float32 package. Then weights shared again."""
+def convert_graph_fp16(path: Path) -> None:
+    """float16 weights and arithmetic inside one graph (for GPUs), in place; inputs and outputs stay
+    float32, so a host binds the same tensors as for the float32 package."""
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
+    onnx.save(convert_float_to_float16(onnx.load(str(path)), keep_io_types=True), str(path))
+
+
+def convert_fp16(paths: list) -> None:
+    """The DiT graphs in float16 (convert_graph_fp16), their weights shared again."""
     for path in paths:
-        model = convert_float_to_float16(onnx.load(str(path)), keep_io_types=True)
-        onnx.save(model, str(path))
+        convert_graph_fp16(Path(path))
     share_weights(list(paths))

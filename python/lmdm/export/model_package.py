@@ -1,8 +1,9 @@
 """`lmdm` export: a model package for the plugin (lmdm.export.manifest says what one holds).
 
 features, vae_decoder, timestep, context_encoder and denoiser graphs, optimised offline by ONNX Runtime
-at its portable level, the DiT graphs in fp32, int8 for CPUs or fp16 for GPUs with the change measured
-against fp32; the prompt bank; golden fixtures; the manifest, validated before success.
+at its portable level, the DiT graphs in fp32, int8 for CPUs or fp16 for GPUs (with the VAE decoder)
+with the change measured against fp32; the prompt bank; golden fixtures; the manifest, validated before
+success.
 """
 
 import json
@@ -24,9 +25,10 @@ from ..dit.flow import time_grid
 from ..dit.variants import Variant
 from ..latents.cache import normalise_latents
 from ..streaming.onnx_streamer import OnnxStreamer
+from ..streaming.onnx_vae import OnnxVAEStream
 from ..streaming.torch_streamer import StreamConfig
 from ..vae.model import load_vae
-from .dit_graphs import SHARED_WEIGHTS, convert_fp16, export_graphs, quantize_int8, share_weights
+from .dit_graphs import SHARED_WEIGHTS, convert_fp16, convert_graph_fp16, export_graphs, quantize_int8, share_weights
 from .feature_graphs import build_features_onnx
 from .fixtures import golden_cases, write_fixtures
 from .manifest import build_manifest, check_package, sha256, write_manifest
@@ -37,6 +39,11 @@ from .vae_graphs import export_streaming_graph
 REPO = Path(__file__).resolve().parents[3]
 PRECISIONS = {"int8": ("int8 dynamic (ONNX Runtime), MatMul/Gemm weights", quantize_int8),
               "fp16": ("float16 weights and arithmetic, float32 inputs/outputs (for GPUs)", convert_fp16)}
+# A GPU runs the whole chain in float16, and the decoder is the package's largest graph after the DiT's
+# weights (fp32: 18.6 MB), so fp16 converts it too and keeps the package near int8's size. int8 dynamic
+# quantisation leaves the decoder's convolutions alone.
+DECODER_PRECISIONS = ("fp16",)
+DECODER = "vae_decoder.onnx"
 
 
 @torch.no_grad()
@@ -75,15 +82,42 @@ def optimize_graphs(out: Path, dit_graphs: list[Path]) -> dict:
     return {"tool": describe_optimization(), "nodes": nodes}
 
 
-def reduce_precision(out: Path, graphs: dict[str, Path], precision: str, measure) -> dict:
-    """Convert the DiT graphs in place and measure the change against the float32 ones."""
+@torch.no_grad()
+def decoder_precision_change(fp32: Path, reduced: Path, vae, block_frames: int, seconds: float = 4.0) -> dict:
+    """Stream the same latents (the VAE's own of a plucked harmonic tone, a note a second) through the
+    fp32 and the reduced-precision decoder, block by block as a host does; the audio's change."""
+    rate = vae.config.sample_rate
+    hop = vae.config.samples_per_latent
+    time = np.arange(int(seconds * rate) // hop * hop) / rate
+    tone = sum(np.sin(2 * np.pi * 220 * k * time) / k for k in range(1, 6)) * np.exp(-3 * (time % 1.0)) * 0.3
+    latents = vae.encode(torch.from_numpy(tone).float()[None])[0].numpy()
+    audio = []
+    for folder in (fp32, reduced):
+        stream = OnnxVAEStream(folder / DECODER)
+        audio.append(np.concatenate([stream(latents[..., start:start + block_frames])
+                                     for start in range(0, latents.shape[-1], block_frames)], axis=-1))
+    reference, change = audio[0], audio[1] - audio[0]
+    return {"decoder_audio_snr_db": float(10 * np.log10((reference**2).mean() / (change**2).mean())),
+            "decoder_audio_max_abs_change": float(np.abs(change).max()),
+            "decoder_audio_rms": float(np.sqrt((reference**2).mean()))}
+
+
+def reduce_precision(out: Path, graphs: dict[str, Path], precision: str, measure, measure_decoder) -> dict:
+    """Convert the DiT graphs (and, in DECODER_PRECISIONS, the VAE decoder) in place and measure the
+    change against the float32 ones."""
     description, convert = PRECISIONS[precision]
     with tempfile.TemporaryDirectory() as scratch:
         fp32 = Path(scratch)
-        for path in [*graphs.values(), out / SHARED_WEIGHTS]:
+        for path in [*graphs.values(), out / SHARED_WEIGHTS, out / DECODER]:
             shutil.copy(path, fp32 / path.name)
         convert(list(graphs.values()))
-        return {"precision": precision, "type": description} | measure(fp32, out)
+        change = {"precision": precision, "type": description} | measure(fp32, out)
+        if precision in DECODER_PRECISIONS:
+            convert_graph_fp16(out / DECODER)
+            change |= {"graphs": [*graphs, "vae_decoder"]} | measure_decoder(fp32, out)
+        else:
+            change["graphs"] = list(graphs)
+        return change
 
 
 START_CONTEXTS = ("nothing", "silence")
@@ -116,7 +150,8 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
     quantization = None  # the reduced precision and its measured change, if any
     if precision != "fp32":
         quantization = reduce_precision(out, graphs, precision, lambda fp32, reduced: precision_change(
-            fp32, reduced, model, context_frames, block_frames, steps, guidance, solver))
+            fp32, reduced, model, context_frames, block_frames, steps, guidance, solver),
+            lambda fp32, reduced: decoder_precision_change(fp32, reduced, vae, block_frames))
     silence, _ = vae.encode(torch.zeros(1, context_frames * vae.config.samples_per_latent))
     start_latents = normalise_latents(silence[0].T, stats).tolist() if start == "silence" else []
     bank = prompt_bank()
@@ -137,14 +172,16 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
         manifest["optimization"] = optimization
     cases = golden_cases(model, vae, context_frames, block_frames)
     if quantization:  # the reduced graphs' reference is what ONNX Runtime computes with them, not PyTorch
-        for name in graphs:
-            session = onnxruntime.InferenceSession(str(graphs[name]), providers=["CPUExecutionProvider"])
+        for name in quantization["graphs"]:
+            session = onnxruntime.InferenceSession(str(out / f"{name}.onnx"), providers=["CPUExecutionProvider"])
             inputs, _ = cases[name]
             cases[name] = (inputs, dict(zip([o.name for o in session.get_outputs()], session.run(None, inputs))))
         manifest["precision"] = quantization
     manifest["fixtures"] = write_fixtures(out, cases)
-    manifest["fixtures"]["reference"] = "PyTorch" if not quantization else "PyTorch (features, vae_decoder), " \
-        f"ONNX Runtime CPU ({precision} DiT graphs)"
+    reduced = quantization["graphs"] if quantization else []
+    manifest["fixtures"]["reference"] = "PyTorch" if not quantization else \
+        f"PyTorch ({', '.join(name for name in cases if name not in reduced)}), " \
+        f"ONNX Runtime CPU ({precision}: {', '.join(reduced)})"
     write_manifest(out, manifest)
     check_package(out)
     return {"package": str(out), "files": sorted(p.name for p in out.iterdir())}

@@ -52,3 +52,22 @@ def test_cuda_falls_back_to_the_cpu_with_the_reason_and_plays_what_the_cpu_build
     assert np.abs(cpu).max() > 1e-3  # the model played
     # two ONNX Runtime releases (1.31 and 1.32) on the same CPU: the same audio to rounding
     np.testing.assert_allclose(gpu, cpu, rtol=0, atol=1e-3 * np.abs(cpu).max())
+
+
+SHIPPED = Path(__file__).resolve().parents[3] / "models" / "lmdm-live"
+TWIN = SHIPPED.with_name(SHIPPED.name + "-fp16")
+
+
+@pytest.mark.skipif(not (TWIN / "manifest.json").exists(), reason="no models/lmdm-live-fp16 in this checkout")
+def test_the_float16_twin_runs_on_this_runtime_and_cuda_that_does_not_start_runs_the_int8_package(
+        guitar_clip, tmp_path):
+    host = str(Path(GPU_BUILD) / "lmdm_host")
+    twin_report, _ = render(host, TWIN, guitar_clip, tmp_path / "twin.wav", "cpu")
+    assert twin_report["processor"] == "LMDM lmdm-live-fp16" and twin_report["blocks_missed"] == 0
+    twin, _ = sf.read(tmp_path / "twin.wav", dtype="float32")
+    assert np.isfinite(twin).all() and np.abs(twin).max() > 1e-3
+    report, log = render(host, SHIPPED, guitar_clip, tmp_path / "asked.wav", "cuda")
+    if report["provider"] == "cuda":  # a GPU here: the twin is what runs on it
+        assert report["processor"] == "LMDM lmdm-live-fp16"
+        return
+    assert report["processor"] == "LMDM lmdm-live" and "cuda could not start" in log, log

@@ -1,6 +1,7 @@
 """The headless host tool: renders a file exactly, reports timing, refuses bad input clearly."""
 
 import json
+import shutil
 import subprocess
 
 import numpy as np
@@ -75,6 +76,37 @@ def test_an_absent_provider_falls_back_to_the_cpu_and_says_so(build_info, guitar
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["provider"] == "cpu"
     assert "directml was asked for but this ONNX Runtime has no DmlExecutionProvider" in result.stderr
+
+
+def with_gpu_twin(package_folder, tmp_path, twin_manifest=None):
+    """A copy of the package and, beside it, its GPU twin (named like it plus -fp16: here the same graphs)."""
+    folder, twin = tmp_path / "pkg", tmp_path / "pkg-fp16"
+    shutil.copytree(package_folder, folder)
+    shutil.copytree(package_folder, twin)
+    manifest = json.loads((twin / "manifest.json").read_text()) | {"name": "pkg-fp16"}
+    (twin / "manifest.json").write_text(twin_manifest if twin_manifest is not None else json.dumps(manifest))
+    return folder
+
+
+def test_an_accelerator_that_does_not_start_runs_the_package_itself_not_its_gpu_twin(
+        build_info, guitar_clip, package, tmp_path):
+    folder = with_gpu_twin(package[0], tmp_path)
+    for provider in ("directml", "cpu"):
+        result = run_host(build_info, "render", guitar_clip, tmp_path / "o.wav", "--model", folder, "--pace",
+                          "offline", "--provider", provider, "--tail", "0")
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["provider"] == "cpu" and report["processor"] == "LMDM pkg", (provider, report)
+        assert ("no DmlExecutionProvider" in result.stderr) == (provider == "directml"), result.stderr
+
+
+def test_a_damaged_gpu_twin_is_reported_and_the_package_itself_runs(build_info, guitar_clip, package, tmp_path):
+    folder = with_gpu_twin(package[0], tmp_path, twin_manifest="{ not json")
+    result = run_host(build_info, "render", guitar_clip, tmp_path / "o.wav", "--model", folder, "--pace", "offline",
+                      "--provider", "directml", "--tail", "0")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["processor"] == "LMDM pkg"
+    assert f"GPU package {tmp_path / 'pkg-fp16'} not loaded" in result.stderr, result.stderr
 
 
 def test_model_errors_are_clear(build_info, guitar_clip, package, tmp_path):

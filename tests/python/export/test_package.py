@@ -152,6 +152,13 @@ def test_reduced_precision_package_passes_check_and_reports_its_quality_change(p
     assert change["precision"] == precision
     assert change["blocks"] == 10 and 0 < change["latent_rms_change"] < change["latent_rms"]
     assert (tmp_path / precision / "dit_weights.bin").stat().st_size < (folder / "dit_weights.bin").stat().st_size
+    decoder_size = [(f / "vae_decoder.onnx").stat().st_size for f in (folder, tmp_path / precision)]
+    if precision == "fp16":  # the whole chain in float16 for a GPU: the decoder halves, its audio barely moves
+        assert change["graphs"] == ["timestep", "context_encoder", "denoiser", "vae_decoder"]
+        assert change["decoder_audio_snr_db"] > 40 and change["decoder_audio_rms"] > 0
+        assert decoder_size[1] < 0.6 * decoder_size[0]
+    else:
+        assert "vae_decoder" not in change["graphs"] and decoder_size[1] == decoder_size[0]
     fp32 = json.loads((folder / "manifest.json").read_text())
     for name, graph in manifest["graphs"].items():  # a host binds the same float32 tensors
         assert (graph["inputs"], graph["outputs"]) == (fp32["graphs"][name]["inputs"], fp32["graphs"][name]["outputs"])

@@ -22,7 +22,9 @@ namespace lmdm {
 
 class LmdmProcessor : public BlockProcessor {
  public:
-  /** Loads and checks the package (allocates, does I/O); never throws: see status(). */
+  /** Loads and checks the package (allocates, does I/O); never throws: see status(). Asked for an
+      accelerator, it loads the package's GPU twin (gpuTwinFolder: float16) where there is one, and the
+      package itself on the CPU if the accelerator does not start (name() says which runs). */
   LmdmProcessor(const std::string& packageFolder, const SessionSettings& session);
 
   int prepare(double sampleRate, int channels) override;
@@ -45,6 +47,7 @@ class LmdmProcessor : public BlockProcessor {
   const LmdmModel* model() const { return model_.get(); }
 
  private:
+  void loadModel(const std::string& folder, const SessionSettings& session);
   void apply(const ParameterValues& values);
   void fail(const std::string& reason);
   void passThrough(const BlockIO& io);

@@ -84,6 +84,14 @@ struct ModelPackage {
   int blockSamples() const { return blockFrames * hop; }
 };
 
+/** The package's GPU twin: the same model exported with `--precision fp16` (float16 DiT graphs and VAE
+    decoder), in a sibling folder named like it plus kGpuTwinSuffix (models/lmdm-live and
+    models/lmdm-live-fp16; model and model-fp16 in a GPU build's bundle). "" when there is none. int8 is
+    what a CPU runs fastest, float16 what a GPU does, so a host asking for an accelerator tries the twin
+    first (LmdmProcessor). */
+inline constexpr const char* kGpuTwinSuffix = "-fp16";
+std::string gpuTwinFolder(const std::string& folder);
+
 /** Lower-case hex sha256 of a file's bytes; throws PackageError if it cannot be read. */
 std::string sha256File(const std::string& path);
 
