@@ -6,18 +6,11 @@
 #include <string_view>
 
 #include "FuzzCheck.h"
-#include "lmdm/ModelPackage.h"
+#include "LoadedPackageCheck.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto& folder = lmdm::fuzz::scratchPackage("manifest");
   lmdm::fuzz::writeFile(folder / "manifest.json", std::string_view(reinterpret_cast<const char*>(data), size));
-  try {
-    const auto package = lmdm::ModelPackage::load(folder.string());
-    LMDM_FUZZ_CHECK(package.blockFrames > 0 && package.contextFrames % package.blockFrames == 0);
-    LMDM_FUZZ_CHECK(static_cast<int>(package.latentMean.size()) == package.latentDim);
-    LMDM_FUZZ_CHECK(!package.prompts.empty());
-    for (const auto& prompt : package.prompts) LMDM_FUZZ_CHECK(static_cast<int>(prompt.embedding.size()) == package.textDim);
-  } catch (const lmdm::PackageError&) {
-  }
+  lmdm::fuzz::loadAndCheckPackage(folder.string());
   return 0;
 }

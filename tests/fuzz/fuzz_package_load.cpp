@@ -6,19 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "LoadedPackageCheck.h"
 #include "PackageDamage.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
   const auto& copy = lmdm::fuzz::packageCopy("package-load");
   const lmdm::fuzz::DamagedPackage damaged(copy, data, size);
-  try {
-    const auto package = lmdm::ModelPackage::load(copy.folder.string());
-    LMDM_FUZZ_CHECK(package.blockFrames > 0 && package.contextFrames % package.blockFrames == 0);
-    LMDM_FUZZ_CHECK(static_cast<int>(package.latentMean.size()) == package.latentDim);
-    LMDM_FUZZ_CHECK(!package.prompts.empty());
-    for (const auto& prompt : package.prompts) LMDM_FUZZ_CHECK(static_cast<int>(prompt.embedding.size()) == package.textDim);
-  } catch (const lmdm::PackageError&) {
-  }
+  lmdm::fuzz::loadAndCheckPackage(copy.folder.string());
   return 0;
 }
