@@ -1,8 +1,8 @@
 // Fuzz target: the damage of fuzz_package (PackageDamage.h), stopped after lmdm::ModelPackage::load,
 // which checks that every file the manifest names exists with its sha256 and parses the manifest and
-// the prompt bank, without the five ONNX Runtime sessions per input that hold the whole load to a few
-// inputs a second, so the package checks can get the executions the slow target cannot. Damage must be refused with a PackageError;
-// what loads must be self-consistent.
+// the prompt bank, without the five ONNX Runtime sessions per input of the whole load (docs/reliability.md:
+// still tens of inputs a second, since every load hashes the package). Damage must be refused with a
+// PackageError; what loads must be self-consistent.
 #include <cstddef>
 #include <cstdint>
 
