@@ -6,7 +6,7 @@
 # after an interruption, or with more MINUTES to extend a finished stretch.
 #   MINUTES=80 RUN_DIR=~/lmdm-runs/arc6 nohup scripts/train_arc_b8.sh --teacher-text-guidance 3 > ~/lmdm-runs/arc6.log 2>&1 &
 # Keep RUN_DIR outside the work tree: the same machine may serve the next session, the work tree not; commit
-# the EMA in float16 as checkpoints/lmdm-arcN (as checkpoints/lmdm-arc4) before the session ends.
+# the EMA before the session ends: python -m lmdm.dit.keep --run-dir RUN_DIR --out checkpoints/lmdm-arcN.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="$ROOT/.venv/bin/python"
