@@ -49,7 +49,7 @@ LmdmAudioProcessor::LmdmAudioProcessor()
       engine_(makeProcessor(runtimeStatus_, provider_)) {
   for (const auto& spec : lmdm::kParameterSpecs)
     parameterValues_[static_cast<std::size_t>(spec.id)] = parameters_.getRawParameterValue(toJuce(spec.key));
-  startTimer(100);  // the buffer watch; where a host runs no message loop it never fires and nothing adapts
+  startTimer(250);  // the buffer watch; where a host runs no message loop it never fires and nothing adapts
 }
 
 LmdmAudioProcessor::~LmdmAudioProcessor() {
@@ -197,7 +197,7 @@ void LmdmAudioProcessor::timerCallback() {
     const auto stats = engine_.stats();
     const int next = bufferWatch_.next(engineBufferSize_, stats.largestBufferFrames, stats.realtimeFrames, getSampleRate());
     if (next == engineBufferSize_) return;
-    // A restart, once, before the first generated block plays: the model's context starts from silence again.
+    // A restart: the model's context starts again from silence, once, in the first second of playing.
     prepareEngine(getSampleRate(), next);
   }
   updateHostDisplay(juce::AudioProcessorListener::ChangeDetails().withLatencyChanged(true));

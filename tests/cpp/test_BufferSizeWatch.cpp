@@ -8,7 +8,7 @@ namespace {
 constexpr double kRate = 48000.0;
 constexpr std::int64_t kListened = static_cast<std::int64_t>(lmdm::BufferSizeWatch::kListenSeconds * kRate);
 
-TEST(BufferSizeWatch, AdaptsOnceToTheLargestBufferAfterListeningToRealTimeAudio) {
+TEST(BufferSizeWatch, AdaptsOnceToTheLargestBufferAfterASecondOfRealTimeAudio) {
   lmdm::BufferSizeWatch watch;
   watch.hostPrepared(8192);  // Ardour's LV2 hosting
   EXPECT_EQ(watch.next(8192, 1024, kListened - 1, kRate), 8192) << "still listening";

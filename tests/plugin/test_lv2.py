@@ -35,7 +35,7 @@ def test_parameters_set_by_patch_messages_take_effect(lv2, tmp_path):
 
 
 def test_a_host_announcing_more_than_it_sends_gets_the_delay_of_what_it_sends(lv2, tmp_path):
-    # Ardour's LV2 hosting announces 8,192 frames whatever its period. A quarter second into real-time audio
+    # Ardour's LV2 hosting announces 8,192 frames whatever its period. After a second of real-time audio
     # the plugin prepares for the 256-frame buffers it gets and reports the shorter latency, once; then
     # the output is the input delayed by exactly that. A freewheeling render keeps the announced one.
     rate, block, announced = 48000, 256, 8192
@@ -43,7 +43,7 @@ def test_a_host_announcing_more_than_it_sends_gets_the_delay_of_what_it_sends(lv
     out, report = run_lv2(lv2, tmp_path, audio, rate, block, {"feedback": 0.0}, announce=announced, paced=True)
     assert report["first_latency"] == fixed_latency(rate) + announced
     assert report["latency"] == fixed_latency(rate) + block
-    assert rate // 4 <= report["changed_at"] <= 2 * rate, report  # a quarter second of listening, then the timer
+    assert rate <= report["changed_at"] <= 2 * rate, report  # a second of listening, a quarter second of timer
     latency = report["latency"]
     settled = report["changed_at"] + block + latency  # the engine restarted within a buffer of the change
     np.testing.assert_array_equal(out[:, settled:], audio[:, settled - latency:-latency])

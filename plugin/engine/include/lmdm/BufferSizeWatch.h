@@ -3,11 +3,9 @@
 // The delay includes the host's largest buffer M (docs/ARCHITECTURE.md "Timing": L = N + H + F + M),
 // and M is what the host announces at prepare, which can be far above what it sends: Ardour's LV2
 // hosting announces 8,192 frames whatever its period, 165 ms of delay at 48 kHz for nothing. The watch
-// listens to the first quarter second of real-time audio after a host's prepare; if the largest buffer
-// in it would save at least kMinimumSavingSeconds, the engine is prepared again for that buffer and the
-// smaller latency reported (hosts that take latency changes re-align the track). A quarter second is
-// a dozen callbacks even at 1,024-frame buffers, and ends before the first generated block would play
-// (the latency is over 300 ms), so the restart only moves the first wet note later, never cuts one. One decision per
+// listens to the first second of real-time audio after a host's prepare; if the largest buffer in it
+// would save at least kMinimumSavingSeconds, the engine is prepared again for that buffer and the
+// smaller latency reported (hosts that take latency changes re-align the track). One decision per
 // host prepare, so the latency never oscillates; should a buffer above the adapted size arrive later,
 // the engine goes back to the announced maximum for good (its blocks may be late meanwhile and count
 // as misses). Offline renders are never adapted: their latency does not reach a player.
@@ -19,7 +17,7 @@ namespace lmdm {
 
 class BufferSizeWatch {
  public:
-  static constexpr double kListenSeconds = 0.25;
+  static constexpr double kListenSeconds = 1.0;
   static constexpr double kMinimumSavingSeconds = 0.005;
 
   /** The host prepared with `announced` frames: listen again. */
