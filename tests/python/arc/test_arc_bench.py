@@ -45,3 +45,13 @@ def test_a_run_of_another_package_or_seeds_is_refused(tmp_path, model, seeds):
     with pytest.raises(SystemExit, match="--reuse"):
         bench.reused_run(path, Path("models/lmdm-live"), bench.ArcBenchConfig(results=tmp_path / "now"))
     assert not (tmp_path / "now" / "arc" / "adherence_base_8.json").exists()
+
+
+def test_the_instrument_interval_counts_every_played_crop():
+    bench = load_bench()
+    played = [{"instrument": {"crops": 22, "top1": 0.5}}, {"instrument": {"crops": 22, "top1": 1.0}}]
+    judged = bench.instrument_interval(played)
+    assert judged["instrument_crops"] == 44
+    low, high = judged["instrument_top1_interval95"]
+    assert low < 33 / 44 < high and high - low < 0.3  # 33 of 44 right: about 0.61 to 0.85
+    assert bench.instrument_interval([{"instrument": {"crops": 0, "top1": 0.0}}])["instrument_top1_interval95"] is None
