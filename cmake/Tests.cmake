@@ -14,6 +14,7 @@ endfunction()
 
 lmdm_add_test(test_SpscRingBuffer)
 lmdm_add_test(test_InputHistory)
+lmdm_add_test(test_KvRing)
 lmdm_add_test(test_Engine)
 lmdm_add_test(test_StateCodec)
 lmdm_add_test(test_OrtRuntime)

@@ -16,19 +16,25 @@ void KvRing::reset() {
   updateValid();
 }
 
-void KvRing::append(const float* keys, const float* values, int frames) {
+void KvRing::append(const float* keys, const float* values, int frames, int rows) {
   if (length_ + frames > capacity_)
     throw std::logic_error("KV ring full: " + std::to_string(length_) + " + " + std::to_string(frames) +
                            " frames > capacity " + std::to_string(capacity_) + "; slide first");
-  const int rows = layers_ * batch_ * heads_;
-  for (int row = 0; row < rows; ++row)
-    for (int f = 0; f < frames; ++f) {
-      const int slot = (start_ + length_ + f) % capacity_;
-      const std::size_t from = (static_cast<std::size_t>(row) * frames + f) * headDim_;
-      const std::size_t to = (static_cast<std::size_t>(row) * capacity_ + slot) * headDim_;
-      std::copy_n(keys + from, headDim_, keys_.begin() + static_cast<std::ptrdiff_t>(to));
-      std::copy_n(values + from, headDim_, values_.begin() + static_cast<std::ptrdiff_t>(to));
-    }
+  if (rows != 1 && rows != batch_)
+    throw std::logic_error("KV ring of batch " + std::to_string(batch_) + " given " + std::to_string(rows) + " rows");
+  for (int layer = 0; layer < layers_; ++layer)
+    for (int b = 0; b < batch_; ++b)
+      for (int head = 0; head < heads_; ++head) {
+        const std::size_t source = (static_cast<std::size_t>(layer) * rows + (rows == 1 ? 0 : b)) * heads_ + head;
+        const std::size_t target = (static_cast<std::size_t>(layer) * batch_ + b) * heads_ + head;
+        for (int f = 0; f < frames; ++f) {
+          const int slot = (start_ + length_ + f) % capacity_;
+          const std::size_t from = (source * frames + f) * headDim_;
+          const std::size_t to = (target * capacity_ + slot) * headDim_;
+          std::copy_n(keys + from, headDim_, keys_.begin() + static_cast<std::ptrdiff_t>(to));
+          std::copy_n(values + from, headDim_, values_.begin() + static_cast<std::ptrdiff_t>(to));
+        }
+      }
   length_ += frames;
   updateValid();
 }

@@ -136,16 +136,20 @@ void LmdmModel::prepareGrid(int steps) {
   modulations_.resize(grid_.size());
   outModulations_.resize(grid_.size());
   conditionalModulations_.resize(grid_.size());
+  // [layers, batch, width] -> [layers, 1, width]: row 0 of each layer
+  auto firstRow = [&](const std::vector<float>& modulations, std::vector<float>& row) {
+    const auto layers = static_cast<std::size_t>(modulationShape_[0]), width = static_cast<std::size_t>(modulationShape_[2]);
+    row.resize(layers * width);
+    for (std::size_t l = 0; l < layers; ++l)
+      std::copy_n(modulations.begin() + static_cast<std::ptrdiff_t>(l * kBatch * width), width,
+                  row.begin() + static_cast<std::ptrdiff_t>(l * width));
+  };
   for (std::size_t i = 0; i < grid_.size(); ++i) {
     modulationsAt(grid_[i], modulations_[i], &outModulations_[i]);
-    // [layers, batch, width] -> [layers, 1, width]: row 0 of each layer
-    const auto layers = static_cast<std::size_t>(modulationShape_[0]), width = static_cast<std::size_t>(modulationShape_[2]);
-    conditionalModulations_[i].resize(layers * width);
-    for (std::size_t l = 0; l < layers; ++l)
-      std::copy_n(modulations_[i].begin() + static_cast<std::ptrdiff_t>(l * kBatch * width), width,
-                  conditionalModulations_[i].begin() + static_cast<std::ptrdiff_t>(l * width));
+    firstRow(modulations_[i], conditionalModulations_[i]);
   }
   modulationsAt(0.0, encoderModulations_, nullptr);  // context frames are clean: t = 0
+  firstRow(encoderModulations_, conditionalEncoderModulations_);
 }
 
 void LmdmModel::setPrompt(const float* embedding) {
@@ -283,7 +287,7 @@ std::vector<Ort::Value> LmdmModel::sharedInputs(const float* values, const float
   if (rows == kBatch) {
     shared.push_back(tensorView(cache_.keys(), cache_.shape()));
     shared.push_back(tensorView(cache_.values(), cache_.shape()));
-  } else {  // row 0 of the cache, copied out by denoise() (the layout puts the batch inside each layer)
+  } else {  // row 0 of the cache, copied out by copyConditionalRow()
     auto shape = cache_.shape();
     shape[1] = rows;
     shared.push_back(tensorView(conditionalKeys_.data(), shape));
@@ -299,30 +303,41 @@ const char* const kSharedNames[] = {"control_values", "control_present", "positi
 }
 
 void LmdmModel::encode(const float* latents, const float* values, const float* present, int frames, std::int64_t first) {
+  const int rows = guidedRows();
+  if (rows == 1) copyConditionalRow();
   const std::size_t n = static_cast<std::size_t>(frames) * package_->latentDim;
-  for (int b = 0; b < kBatch; ++b) std::copy_n(latents, n, batchedLatents_.begin() + static_cast<std::ptrdiff_t>(b * n));
+  for (int b = 0; b < rows; ++b) std::copy_n(latents, n, batchedLatents_.begin() + static_cast<std::ptrdiff_t>(b * n));
   std::vector<NamedValue> named;
-  named.emplace_back("latents", tensorView(batchedLatents_.data(), {kBatch, frames, package_->latentDim}));
-  auto shared = sharedInputs(values, present, frames, first, kBatch);
+  named.emplace_back("latents", tensorView(batchedLatents_.data(), {rows, frames, package_->latentDim}));
+  auto shared = sharedInputs(values, present, frames, first, rows);
   for (std::size_t i = 0; i < shared.size(); ++i) named.emplace_back(kSharedNames[i], std::move(shared[i]));
-  named.emplace_back("modulations", tensorView(encoderModulations_.data(), modulationShape_));
+  auto modulationShape = modulationShape_;
+  modulationShape[1] = rows;
+  named.emplace_back("modulations", tensorView(rows == kBatch ? encoderModulations_.data()
+                                                              : conditionalEncoderModulations_.data(), modulationShape));
   const auto outputs = encoder_.run(ordered(encoder_.spec(), named));
   cache_.append(data(outputs[outputIndex(encoder_.spec(), "new_keys")]),
-                data(outputs[outputIndex(encoder_.spec(), "new_values")]), frames);
+                data(outputs[outputIndex(encoder_.spec(), "new_values")]), frames, rows);
+  conditionalRowCopied_ = false;
+}
+
+void LmdmModel::copyConditionalRow() {
+  // An empty cache is all invalid: the graphs read none of it (an encdec block re-encodes from empty).
+  if (conditionalRowCopied_ || cache_.length() == 0) return;
+  const auto shape = cache_.shape();
+  const auto layers = static_cast<std::size_t>(shape[0]), row = static_cast<std::size_t>(shape[2] * shape[3] * shape[4]);
+  for (std::size_t l = 0; l < layers; ++l) {
+    std::copy_n(cache_.keys() + l * kBatch * row, row, conditionalKeys_.begin() + static_cast<std::ptrdiff_t>(l * row));
+    std::copy_n(cache_.values() + l * kBatch * row, row, conditionalValues_.begin() + static_cast<std::ptrdiff_t>(l * row));
+  }
+  conditionalRowCopied_ = true;
 }
 
 void LmdmModel::denoise(Clock::time_point deadline) {
   const int B = package_->blockFrames;
   const std::size_t n = latents_.size();
-  const int rows = denoiserRows();
-  if (rows == 1) {  // the cache's row 0, once per block: the denoiser only reads the cache
-    const auto shape = cache_.shape();
-    const auto layers = static_cast<std::size_t>(shape[0]), row = static_cast<std::size_t>(shape[2] * shape[3] * shape[4]);
-    for (std::size_t l = 0; l < layers; ++l) {
-      std::copy_n(cache_.keys() + l * kBatch * row, row, conditionalKeys_.begin() + static_cast<std::ptrdiff_t>(l * row));
-      std::copy_n(cache_.values() + l * kBatch * row, row, conditionalValues_.begin() + static_cast<std::ptrdiff_t>(l * row));
-    }
-  }
+  const int rows = guidedRows();
+  if (rows == 1) copyConditionalRow();  // once per block: the denoiser only reads the cache
   auto modulationShape = modulationShape_, outModulationShape = outModulationShape_;
   modulationShape[1] = outModulationShape[0] = rows;
   lastStepsRun_ = 0;

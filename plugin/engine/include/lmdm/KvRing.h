@@ -15,8 +15,10 @@ class KvRing {
   KvRing(int layers, int batch, int heads, int capacity, int headDim);
 
   void reset();
-  /** Writes `frames` new frames from tensors laid out [layers, batch, heads, frames, head_dim]. */
-  void append(const float* keys, const float* values, int frames);
+  /** Writes `frames` new frames from tensors laid out [layers, rows, heads, frames, head_dim]: `rows` is
+      the ring's batch, or 1, whose keys and values then fill every batch row (the engine at guidance 1
+      encodes the conditional row alone; the unconditional row takes its keys, see LmdmModel). */
+  void append(const float* keys, const float* values, int frames, int rows);
   void slide(int frames);
 
   int length() const { return length_; }

@@ -72,9 +72,14 @@ class LmdmModel {
  private:
   static constexpr int kBatch = 2;  // classifier-free guidance: conditional, unconditional
 
-  /** Rows the denoiser runs. At guidance 1, CFG's u + 1 x (c - u) is the conditional row alone, so the
-      unconditional one is skipped (the encoder keeps both: the cache must serve any later guidance). */
-  int denoiserRows() const { return guidance_ == 1.0f ? 1 : kBatch; }
+  /** Rows the denoiser and the encoder run. At guidance 1, CFG's u + 1 x (c - u) is the conditional row
+      alone, so the unconditional one is skipped, in the encoder too (as lmdm.streaming.onnx_streamer):
+      the cache's unconditional row then takes the conditional keys, so a later switch to guidance above
+      1 goes on from the same context and guides fully once the context has turned over (C frames). */
+  int guidedRows() const { return guidance_ == 1.0f ? 1 : kBatch; }
+  /** Copies the cache's row 0 into conditionalKeys_/Values_ (the layout puts the batch inside each
+      layer) unless it is there since the last append. */
+  void copyConditionalRow();
   void prepareGrid(int steps);
   void computeControls(const float* input);
   void encode(const float* latents, const float* values, const float* present, int frames, std::int64_t first);
@@ -90,7 +95,7 @@ class LmdmModel {
   std::vector<double> grid_;
   std::vector<std::vector<float>> modulations_, outModulations_;  // per grid time
   std::vector<std::vector<float>> conditionalModulations_;          // per grid time, row 0 only
-  std::vector<float> encoderModulations_;                          // t = 0
+  std::vector<float> encoderModulations_, conditionalEncoderModulations_;  // t = 0; both rows, row 0
   std::vector<std::int64_t> modulationShape_, outModulationShape_;
   GaussianNoise noise_;
   KvRing cache_;
@@ -106,7 +111,8 @@ class LmdmModel {
   std::vector<float> frameValues_, framePresent_, medianScratch_, medianWindow_;  // the feature window's frames
   std::vector<float> contextLatents_, contextValues_, contextPresent_;  // encdec: the last C frames
   std::vector<float> batchedLatents_, batchedValues_, batchedPresent_;
-  std::vector<float> conditionalKeys_, conditionalValues_;  // row 0 of cache_, for one-row denoising
+  std::vector<float> conditionalKeys_, conditionalValues_;  // row 0 of cache_, for one-row graphs
+  bool conditionalRowCopied_ = false;                       // ... and whether it is current
   std::vector<float> latents_, freshNoise_, decoderInput_;
   std::vector<std::vector<float>> decoderState_;
   std::vector<std::vector<std::int64_t>> decoderStateShapes_;
