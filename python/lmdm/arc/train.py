@@ -45,6 +45,7 @@ from ..training.distributed import (MetricsLog, average_gradients, distributed, 
 from ..training.loop import Schedule, run_loop
 from .discriminator import Discriminator
 from .losses import mismatched, noise_times, relativistic
+from .loudness_probe import LoudnessProbe, fit_loudness_probe, loudness_loss
 from .rollout import roll_out, visible_prefix
 from .teacher import guided_targets
 
@@ -77,6 +78,9 @@ class ArcConfig:
     teacher_guidance: float = StreamConfig.guidance  # as the base package plays
     teacher_text_guidance: float = 0.0  # a further push along the prompt alone (lmdm.arc.teacher); 0: none
     distill_log_snr_range: tuple[float, float] = (-2.0, 3.0)  # t in [0.18, 0.73]: not where one call only blurs
+    # And the sketch's loudness held against the rollouts' (lmdm.arc.loudness_probe), off by default:
+    loudness_weight: float = 0.0  # weight of the squared error of the rollout's read-out loudness
+    probe_batches: int = 64  # real batches the read-out is fitted on (a fifth of them held out for its R^2)
     batch_size: int = 8
     generator_learning_rate: float = 1e-5
     discriminator_learning_rate: float = 1e-5
@@ -142,8 +146,8 @@ def load_teacher(config: ArcConfig, generator_stats: dict, device: torch.device)
 
 
 def arc_step(generator: torch.nn.Module, discriminator: Discriminator, config: ArcConfig, batch: dict,
-             rng: torch.Generator, device: torch.device, teacher: torch.nn.Module | None = None
-             ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+             rng: torch.Generator, device: torch.device, teacher: torch.nn.Module | None = None,
+             probe: LoudnessProbe | None = None) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """One batch: the generator's loss (with the graph into the generator) and the discriminator's
     loss on the detached rollout (with the graph into the discriminator), plus what to log."""
     C = config.context_frames
@@ -210,6 +214,10 @@ def arc_step(generator: torch.nn.Module, discriminator: Discriminator, config: A
         distill = ((fake - target) ** 2).mean()
         generator_loss = generator_loss + config.distill_weight * distill
         logged["distill_loss"] = distill.detach()
+    if probe is not None:
+        loudness = loudness_loss(probe, fake, values[:, C:], present[:, C:])
+        generator_loss = generator_loss + config.loudness_weight * loudness
+        logged["loudness_loss"] = loudness.detach()
     return generator_loss, discriminator_loss, logged
 
 
@@ -227,6 +235,13 @@ def train(config: ArcConfig) -> dict:
     exit_layer = config.exit_layer or max(1, generator.config.layers * 3 // 4)
     discriminator = Discriminator(generator, exit_layer, config.head_channels).to(device)
     teacher = load_teacher(config, generator_stats, device)  # after the head, whose initial draw it would shift
+    probe = None
+    if config.loudness_weight:  # fitted the same on every rank and on every resume: drawn from its own seeds
+        probe = fit_loudness_probe(lambda index: windows.batch(config.batch_size,
+                                                               np.random.default_rng([config.seed, 7, index])),
+                                   config.probe_batches).to(device)
+        if rank == 0:
+            print(f"loudness read-out: R^2 {probe.r2:.3f} on held-out real windows", flush=True)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
     adamw = lambda model, lr: torch.optim.AdamW(model.parameters(), lr=lr, betas=config.betas,
                                                 weight_decay=config.weight_decay)
@@ -257,7 +272,7 @@ def train(config: ArcConfig) -> dict:
         batch = windows.batch(config.batch_size, np.random.default_rng([config.seed, rank, step]))
         rng = torch.Generator().manual_seed(int(np.random.default_rng([config.seed, rank, step, 1]).integers(2**62)))
         generator_loss, discriminator_loss, logged = arc_step(generator, discriminator, config, batch, rng, device,
-                                                              teacher)
+                                                              teacher, probe)
         generator_norm = update(generator, generator_optimizer, generator_loss)
         discriminator_norm = update(discriminator, discriminator_optimizer, discriminator_loss)
         with torch.no_grad():

@@ -11,6 +11,7 @@ import torch
 
 from lmdm.arc.discriminator import Discriminator
 from lmdm.arc.losses import noise_times, relativistic
+from lmdm.arc.loudness_probe import fit_loudness_probe, loudness_loss, quadratic_features
 from lmdm.arc.rollout import roll_out, visible_prefix
 from lmdm.arc.teacher import guided_targets
 from lmdm.dit.masks import window_mask
@@ -149,6 +150,32 @@ def test_the_teachers_target_is_its_guided_prediction_of_each_renoised_block_aft
                        present, text, block, window, guidance, (-2.0, 3.0), torch.Generator())
 
 
+def test_the_loudness_read_out_recovers_a_planted_quadratic_form_and_scores_only_present_frames():
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(6 + 21, generator=generator)
+
+    def batch_of(index: int) -> dict:
+        latents = torch.randn(4, 10, 6, generator=torch.Generator().manual_seed(index))
+        values = torch.zeros(4, 10, 3)
+        values[..., 0] = quadratic_features(latents) @ weight + 0.5
+        present = torch.ones(4, 10, 3)
+        present[:, ::3, 0] = 0.0  # absent frames carry no loudness to fit
+        values[:, ::3, 0] = 100.0
+        return {"latents": latents, "control_values": values, "control_present": present}
+
+    probe = fit_loudness_probe(batch_of, 10, ridge=0.0)
+    assert probe.r2 > 0.999
+    torch.testing.assert_close(probe.weight, weight, atol=1e-4, rtol=1e-4)
+    assert abs(probe.bias - 0.5) < 1e-4
+    held_out = batch_of(99)
+    exact = loudness_loss(probe, held_out["latents"], held_out["control_values"], held_out["control_present"])
+    assert float(exact) < 1e-8  # the absent frames' 100 counts for nothing
+    louder = held_out["control_values"].clone()
+    louder[..., 0] += 1.0
+    off = loudness_loss(probe, held_out["latents"], louder, held_out["control_present"])
+    assert abs(float(off) - 1.0) < 1e-4
+
+
 def test_relativistic_loss_and_noise_levels():
     high, low = torch.tensor([5.0]), torch.tensor([-5.0])
     assert relativistic(high, low) < 0.01 < relativistic(low, high)
@@ -243,6 +270,21 @@ def test_the_teachers_distillation_term_is_logged_and_moves_only_the_generator(l
     a, b = weights(plain, "model"), weights(distilled, "model")
     assert any(not torch.equal(a[k], b[k]) for k in a)
     a, b = weights(plain, "discriminator"), weights(distilled, "discriminator")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the first step's rollout and judgement are the plain run's
+
+
+def test_the_loudness_term_is_logged_and_moves_only_the_generator(latent_data, blockcausal_model, tmp_path):
+    from safetensors.torch import load_file
+
+    plain, held = tmp_path / "plain", tmp_path / "held"
+    run(arc_command(latent_data, blockcausal_model, plain, 1))
+    run(arc_command(latent_data, blockcausal_model, held, 1) + ["--loudness-weight", "1", "--probe-batches", "5"])
+    rows = [json.loads(line) for line in (held / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(row["loudness_loss"]) and row["loudness_loss"] > 0 for row in rows)
+    weights = lambda run_dir, name: load_file(run_dir / "checkpoint" / f"{name}.safetensors")
+    a, b = weights(plain, "model"), weights(held, "model")
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    a, b = weights(plain, "discriminator"), weights(held, "discriminator")
     assert all(torch.equal(a[k], b[k]) for k in a)  # the first step's rollout and judgement are the plain run's
 
 
