@@ -83,8 +83,8 @@ TEST(ModelInEngine, ScheduleHalfABlockOfComputeAndShortenBlocksThatWouldBeLate) 
   const int n = engine->blockFrames();
   EXPECT_EQ(stats.headroomFrames, (n + 1) / 2);
   EXPECT_EQ(engine->latencyFrames(), n + (n + 1) / 2 + 240 + 256 + stats.processorDelayFrames);
-  // A real-time host that calls faster than real time: every block's deadline has passed when the worker
-  // starts it, so each runs one step instead of 32, and the output stays finite.
+  // A real-time host that calls faster than real time: the blocks the worker starts after their deadline
+  // end after one step instead of 32, and the output stays finite.
   std::vector<float> input(static_cast<std::size_t>(engine->latencyFrames() + 6 * n)), output(input.size());
   for (std::size_t i = 0; i < input.size(); ++i) input[i] = 0.3f * static_cast<float>(std::sin(0.03 * i));
   for (std::size_t position = 0; position < input.size(); position += 256) {
@@ -93,6 +93,11 @@ TEST(ModelInEngine, ScheduleHalfABlockOfComputeAndShortenBlocksThatWouldBeLate) 
     engine->process(in, out, static_cast<int>(std::min<std::size_t>(256, input.size() - position)));
     if (position % (4 * 256) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+  // On a fast machine the first block's 32 steps fit its deadline and the loop above ends before the worker
+  // starts another: wait for the worker to reach the newest complete block, whose deadline has passed.
+  const auto patience = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (engine->stats().blocksShortened < 1 && std::chrono::steady_clock::now() < patience)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   engine->release();
   for (float x : output) ASSERT_TRUE(std::isfinite(x));
   EXPECT_GE(engine->stats().blocksShortened, 1);
