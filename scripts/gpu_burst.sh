@@ -29,7 +29,7 @@ train() {  # RUN_DIR [lmdm.dit.train flags...]: one run from the shipped model, 
   local run_dir="$1"; shift
   mkdir -p "$run_dir"
   "$PY" -m lmdm.dit.train --variant blockcausal --init-from models/lmdm-blockcausal --latent-cache "$cache" \
-    --run-dir "$run_dir" --device "$DEVICE" --threads "$THREADS" --precision bf16 \
+    --run-dir "$run_dir" --device "$DEVICE" --threads "$THREADS" --precision auto \
     --batch-size "$BATCH" --learning-rate "$LEARNING_RATE" --warmup-steps 300 \
     --context-dropout 0.5 --context-partial 0.3 "$@" > "$run_dir/train.log" 2>&1
 }

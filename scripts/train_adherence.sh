@@ -21,4 +21,4 @@ cd "$ROOT"
 "$PY" -m lmdm.latents.guitar_envelope  # for --guitar-envelope; built once (about 5 min)
 "$PY" -m lmdm.dit.train --variant blockcausal --init-from models/lmdm-blockcausal --run-dir "$RUN_DIR" \
   --learning-rate 3e-4 --warmup-steps 200 --max-minutes "$MINUTES" --checkpoint-minutes 10 --device "$DEVICE" --threads "$THREADS" \
-  --precision bf16 "$@"
+  --precision auto "$@"

@@ -20,4 +20,4 @@ cd "$ROOT"
 "$PY" -m lmdm.latents.guitar_envelope
 "$PY" -m lmdm.arc.train --init-from "$INIT_FROM" --run-dir "$RUN_DIR" --max-minutes "$MINUTES" --checkpoint-minutes 10 \
   --guitar-controls 0.75 --own-brightness --solo-weight 2 --guitar-envelope --device "$DEVICE" --threads "$THREADS" \
-  --precision bf16 "$@"
+  --precision auto "$@"

@@ -19,7 +19,7 @@ cd "$ROOT"
 "$PY" -m lmdm.latents.build --data data/lmdm-v2
 "$PY" -m lmdm.arc.train --init-from models/lmdm-blockcausal --teacher models/lmdm-blockcausal --data data/lmdm-v2 \
   --run-dir "$RUN_DIR" --max-minutes "$MINUTES" --checkpoint-minutes 10 --device "$DEVICE" --threads "$THREADS" \
-  --block-frames 8 --chunks 8 --text-contrastive-weight 4 --teacher-text-guidance 1 --precision bf16 \
+  --block-frames 8 --chunks 8 --text-contrastive-weight 4 --teacher-text-guidance 1 --precision auto \
   --generator-learning-rate 2e-5 --discriminator-learning-rate 5e-5 --log-snr-range -2 4 --flow-weight 1 \
   --penalty-weight 1 --penalty-sigma 0.01 --exit-layer 4 --distill-weight 2 --teacher-guidance 2 \
   --distill-log-snr-range -2 3 --rollout-no-context 0.35 --rollout-partial-context 0.2 "$@"

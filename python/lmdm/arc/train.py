@@ -43,6 +43,7 @@ from ..training.checkpoint import load_checkpoint, recover_checkpoint, save_chec
 from ..training.distributed import (MetricsLog, average_gradients, distributed, replicas_in_sync, report_and_finish,
                                     require_same_model)
 from ..training.loop import Schedule, run_loop
+from ..training.precision import resolve_precision
 from .discriminator import Discriminator
 from .losses import mismatched, noise_times, relativistic
 from .loudness_probe import LoudnessProbe, fit_loudness_probe, loudness_loss
@@ -100,11 +101,10 @@ class ArcConfig:
     seed: int = 0
     threads: int = 0
     device: str = "cpu"
-    precision: str = "fp32"  # "bf16": autocast on the networks' passes (weights and optimizers float32)
+    precision: str = "fp32"  # "bf16": autocast on the networks' passes (weights and optimizers float32); "auto"
 
     def __post_init__(self):
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be fp32 or bf16, not {self.precision!r}")
+        object.__setattr__(self, "precision", resolve_precision(self.precision, self.device))
         if self.chunks < 1 or self.max_block_steps < 1:
             raise ValueError("chunks and max_block_steps must be at least 1")
 
