@@ -12,6 +12,7 @@ AddressSanitizer and UndefinedBehaviorSanitizer. Writes executions, coverage and
 """
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -97,6 +98,18 @@ def plot(report: dict, path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+def make_seeds(build: Path) -> Path:
+    """The seed corpora (tests/fuzz/make_corpora.py, made once per build) under a lock: two runs started
+    together, one target per core, both wrote the same folder at once and both failed (session 23)."""
+    seeds = build / "fuzz-seeds"
+    build.mkdir(parents=True, exist_ok=True)
+    with open(build / "fuzz-seeds.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the second waits, then finds the corpora complete
+        subprocess.run([sys.executable, str(REPO / "tests" / "fuzz" / "make_corpora.py"), "--out", str(seeds)],
+                       check=True)
+    return seeds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build-dir", type=Path, default=REPO / "build-fuzz")
@@ -107,8 +120,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "fuzz.json")
     args = parser.parse_args()
     build = args.build_dir.resolve()
-    seeds = build / "fuzz-seeds"
-    subprocess.run([sys.executable, str(REPO / "tests" / "fuzz" / "make_corpora.py"), "--out", str(seeds)], check=True)
+    seeds = make_seeds(build)
     env = environment(seeds)
 
     def one(target: str) -> tuple[str, dict]:
