@@ -21,6 +21,11 @@ from .vae_graphs import STATE_IN, STATE_OUT, state_layout
 
 FOLDER = "fixtures"
 TOLERANCE = {"features": 2e-3, "vae_decoder": 1e-4, "timestep": 1e-4, "context_encoder": 1e-4, "denoiser": 1e-4}
+# An int8 graph's reference is ONNX Runtime's CPU output on the exporting machine, and its integer
+# kernels differ between x86 CPUs: on an AVX2-only AMD EPYC (session 23) the shipped int8 graphs differed
+# from fixtures made on a machine with AVX-512 by 0.049 (context encoder), 0.031 (denoiser) and 0.006
+# (timestep), scaled as the rule says; a wrong graph differs by order 1.
+INT8_TOLERANCE = 0.1
 
 
 @torch.no_grad()

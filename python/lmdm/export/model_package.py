@@ -30,7 +30,7 @@ from ..streaming.torch_streamer import StreamConfig
 from ..vae.model import load_vae
 from .dit_graphs import SHARED_WEIGHTS, convert_fp16, convert_graph_fp16, export_graphs, quantize_int8, share_weights
 from .feature_graphs import build_features_onnx
-from .fixtures import golden_cases, write_fixtures
+from .fixtures import INT8_TOLERANCE, TOLERANCE, golden_cases, write_fixtures
 from .manifest import build_manifest, check_package, sha256, write_manifest
 from .optimize import describe as describe_optimization
 from .optimize import optimize_offline
@@ -179,6 +179,8 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
         manifest["precision"] = quantization
     manifest["fixtures"] = write_fixtures(out, cases)
     reduced = quantization["graphs"] if quantization else []
+    if precision == "int8":
+        manifest["fixtures"]["tolerance"] = {**TOLERANCE, **{name: INT8_TOLERANCE for name in reduced}}
     manifest["fixtures"]["reference"] = "PyTorch" if not quantization else \
         f"PyTorch ({', '.join(name for name in cases if name not in reduced)}), " \
         f"ONNX Runtime CPU ({precision}: {', '.join(reduced)})"
