@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -28,7 +29,8 @@ def test_package_passes_check_and_describes_itself(package):
     assert result.returncode == 0 and result.stdout.startswith("ok:"), result.stderr
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["stream"]["variant"] == "blockcausal" and manifest["kv"]["layers"] == model.config.layers
-    assert len(manifest["stream"]["time_grid"]) == 4 and manifest["stream"]["start_latents"] == []  # starts from nothing
+    # starts from nothing
+    assert len(manifest["stream"]["time_grid"]) == 4 and manifest["stream"]["start_latents"] == []
     denoiser = manifest["graphs"]["denoiser"]
     assert [i["name"] for i in denoiser["inputs"]][:2] == ["noisy", "control_values"]
     assert denoiser["inputs"][0]["shape"] == ["batch", "frames", 4]
@@ -153,12 +155,14 @@ def test_reduced_precision_package_passes_check_and_reports_its_quality_change(p
     assert change["blocks"] == 10 and 0 < change["latent_rms_change"] < change["latent_rms"]
     assert (tmp_path / precision / "dit_weights.bin").stat().st_size < (folder / "dit_weights.bin").stat().st_size
     decoder_size = [(f / "vae_decoder.onnx").stat().st_size for f in (folder, tmp_path / precision)]
+    assert change["graphs"] == ["timestep", "context_encoder", "denoiser", "vae_decoder"]
+    assert change["decoder_audio_rms"] > 0
     if precision == "fp16":  # the whole chain in float16 for a GPU: the decoder halves, its audio barely moves
-        assert change["graphs"] == ["timestep", "context_encoder", "denoiser", "vae_decoder"]
-        assert change["decoder_audio_snr_db"] > 40 and change["decoder_audio_rms"] > 0
-        assert decoder_size[1] < 0.6 * decoder_size[0]
-    else:
-        assert "vae_decoder" not in change["graphs"] and decoder_size[1] == decoder_size[0]
+        assert change["decoder_audio_snr_db"] > 40 and decoder_size[1] < 0.6 * decoder_size[0]
+    else:  # the decoder's ConvNeXt blocks only (this tiny VAE's size is mostly its float32 inverse-DFT bases;
+        # the real one's: 37.6 dB on this tone, half the size, 0.05 dB of log-mel change on instruments)
+        nodes = onnx.load(str(tmp_path / precision / "vae_decoder.onnx")).graph.node
+        assert change["decoder_audio_snr_db"] > 20 and any(n.op_type == "MatMulInteger" for n in nodes)
     fp32 = json.loads((folder / "manifest.json").read_text())
     for name, graph in manifest["graphs"].items():  # a host binds the same float32 tensors
         assert (graph["inputs"], graph["outputs"]) == (fp32["graphs"][name]["inputs"], fp32["graphs"][name]["outputs"])

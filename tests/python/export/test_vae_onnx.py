@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from lmdm.export.vae_export import PARITY_TOLERANCE, vae_parity
-from lmdm.export.vae_graphs import STATE_IN, STATE_OUT, export_streaming_graph, state_layout
+from lmdm.export.vae_graphs import (INT8_DECODER_PARTS, STATE_IN, STATE_OUT, export_streaming_graph,
+                                    quantize_decoder_int8, state_layout)
 from lmdm.streaming.onnx_vae import OnnxVAEStream
 from lmdm.vae.model import VAE, VAEConfig, load_vae, save_vae, tiny_config
 
@@ -65,6 +66,28 @@ def test_dynamic_batch(exported):
     with torch.no_grad():
         expected = model.encode(torch.from_numpy(audio))[0].numpy()
     assert latents.shape == (3, model.config.latent_dim, 2) and np.abs(latents - expected).max() <= PARITY_TOLERANCE
+
+
+def test_int8_decoder_quantises_the_blocks_only_and_streams_the_same_state(exported, tmp_path):
+    import onnx
+
+    model, _, decoder = exported
+    quantized = tmp_path / "vae_decoder.onnx"
+    quantized.write_bytes(decoder.read_bytes())
+    names = quantize_decoder_int8(quantized)
+    blocks = model.config.decoder_latent_blocks + model.config.decoder_frame_blocks
+    assert len(names) == 2 * blocks and all(n.startswith(INT8_DECODER_PARTS) for n in names)  # two MLP layers each
+    graph = onnx.load(str(quantized)).graph
+    float_matmuls = [n.name for n in graph.node if n.op_type == "MatMul"]
+    assert len(float_matmuls) == 3 and not any(n.startswith(INT8_DECODER_PARTS) for n in float_matmuls)  # head, iDFT
+    assert sum(n.op_type == "MatMulInteger" for n in graph.node) == len(names)
+    latents = np.random.default_rng(2).standard_normal((1, model.config.latent_dim, 12)).astype(np.float32)
+    reference, reduced = OnnxVAEStream(decoder), OnnxVAEStream(quantized)
+    for start in (0, 4, 8):  # streamed: the state passes through the quantised graph unchanged in layout
+        expected, got = reference(latents[..., start:start + 4]), reduced(latents[..., start:start + 4])
+        assert got.shape == expected.shape and 0 < np.abs(got - expected).max() < 0.1 * np.abs(expected).max()
+    with pytest.raises(ValueError, match="no MatMul"):
+        quantize_decoder_int8(quantized, ("/decoder/renamed_blocks/",))
 
 
 def test_export_cli_round_trip(tmp_path):
