@@ -50,8 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     lmdm.add_argument("--solver", choices=HOST_SOLVERS, default=StreamConfig.solver,
                       help="how a host samples a block: euler, or pingpong for an ARC-Forcing model (lmdm.arc)")
     lmdm.add_argument("--precision", choices=("fp32", *PRECISIONS), default="fp32",
-                      help="DiT graphs: int8 (CPU) or fp16 (GPU) measure their latent change against fp32 into "
-                           "the manifest")
+                      help="DiT graphs and VAE decoder: int8 (CPU) or fp16 (GPU) measure their latent and audio "
+                           "change against fp32 into the manifest")
+    lmdm.add_argument("--float32-decoder", dest="reduce_decoder", action="store_false",
+                      help="keep the VAE decoder in float32 under --precision (as packages before session 24: "
+                           "like-for-like comparisons with them)")
     lmdm.add_argument("--start", choices=START_CONTEXTS, default="nothing",
                       help="the context a stream starts from (blockcausal: nothing, default, needs a model "
                            "trained with context dropout; silence: the VAE's latents of silence)")
@@ -63,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "lmdm":
         result = export_lmdm(args.model, args.vae, args.out, args.context_frames, args.block_frames, args.steps,
-                             args.guidance, args.precision, args.optimize, args.start, args.solver)
+                             args.guidance, args.precision, args.optimize, args.start, args.solver,
+                             args.reduce_decoder)
     else:
         result = export_vae(args.model, args.out)
     print(json.dumps(result, indent=1))

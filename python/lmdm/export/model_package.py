@@ -103,9 +103,10 @@ def decoder_precision_change(fp32: Path, reduced: Path, vae, block_frames: int, 
             "decoder_audio_rms": float(np.sqrt((reference**2).mean()))}
 
 
-def reduce_precision(out: Path, graphs: dict[str, Path], precision: str, measure, measure_decoder) -> dict:
-    """Convert the DiT graphs (and, in DECODER_PRECISIONS, the VAE decoder) in place and measure the
-    change against the float32 ones."""
+def reduce_precision(out: Path, graphs: dict[str, Path], precision: str, measure, measure_decoder,
+                     reduce_decoder: bool = True) -> dict:
+    """Convert the DiT graphs (and, in DECODER_PRECISIONS unless not `reduce_decoder`, the VAE decoder)
+    in place and measure the change against the float32 ones."""
     description, convert = PRECISIONS[precision]
     with tempfile.TemporaryDirectory() as scratch:
         fp32 = Path(scratch)
@@ -113,7 +114,7 @@ def reduce_precision(out: Path, graphs: dict[str, Path], precision: str, measure
             shutil.copy(path, fp32 / path.name)
         convert(list(graphs.values()))
         change = {"precision": precision, "type": description} | measure(fp32, out)
-        if precision in DECODER_PRECISIONS:
+        if reduce_decoder and precision in DECODER_PRECISIONS:
             DECODER_PRECISIONS[precision](out / DECODER)
             change |= {"graphs": [*graphs, "vae_decoder"]} | measure_decoder(fp32, out)
         else:
@@ -127,14 +128,14 @@ HOST_SOLVERS = ("euler", "pingpong")  # what the C++ engine implements (ModelPac
 
 def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames: int, block_frames: int,
                 steps: int, guidance: float, precision: str = "fp32", optimize: bool = True,
-                start: str = "nothing", solver: str = StreamConfig.solver) -> dict:
+                start: str = "nothing", solver: str = StreamConfig.solver, reduce_decoder: bool = True) -> dict:
     """Write and validate a model package: DiT graphs in fp32, or int8 / fp16 with the quality change
     measured; every graph optimised offline unless `optimize` is off. `start`: the context a stream
     starts from: "nothing" (block-causal models fine-tuned with context dropout generate the first
     block from the controls and the prompt alone, and the cache fills block by block) or "silence"
     (C frames of the VAE's latents of silence, which a model without context dropout needs). `solver`:
     "euler", or "pingpong" for a model post-trained by ARC-Forcing (lmdm.arc), which a host then samples
-    the way it was trained (lmdm.dit.flow)."""
+    the way it was trained (lmdm.dit.flow). `reduce_decoder` off keeps the VAE decoder in float32."""
     if solver not in HOST_SOLVERS:
         raise SystemExit(f"a host samples with one of {HOST_SOLVERS}, not {solver!r}")
     model, stats = load_dit(model_folder)
@@ -152,7 +153,7 @@ def export_lmdm(model_folder: Path, vae_folder: Path, out: Path, context_frames:
     if precision != "fp32":
         quantization = reduce_precision(out, graphs, precision, lambda fp32, reduced: precision_change(
             fp32, reduced, model, context_frames, block_frames, steps, guidance, solver),
-            lambda fp32, reduced: decoder_precision_change(fp32, reduced, vae, block_frames))
+            lambda fp32, reduced: decoder_precision_change(fp32, reduced, vae, block_frames), reduce_decoder)
     silence, _ = vae.encode(torch.zeros(1, context_frames * vae.config.samples_per_latent))
     start_latents = normalise_latents(silence[0].T, stats).tolist() if start == "silence" else []
     bank = prompt_bank()
