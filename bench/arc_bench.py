@@ -54,6 +54,9 @@ class ArcBenchConfig:
     base_steps: tuple[int, ...] = (4, 8, 16)
     streams: tuple[str, ...] = ("monophonic", "monophonic-loop")
     seeds: tuple[int, ...] = (0,)
+    # CFG for the ARC package (0: its manifest's, 1 for ARC packages). Above 1 its unconditional row, which
+    # lacks the prompt and the sketch, is run too: guidance on the player's controls at twice the batch.
+    arc_guidance: float = 0.0
     jobs: int = 1
     cost_blocks: int = 60
     cost_only: bool = False  # reuse the adherence runs in results/arc; measure the cost again (on a quiet machine)
@@ -63,11 +66,13 @@ class ArcBenchConfig:
     results: Path = field(default_factory=lambda: Path("bench/results"))
 
 
-def adherence_run(package: Path, steps: int, tag: str, config: ArcBenchConfig) -> dict:
-    """One adherence benchmark run of a package at a step count (its other settings the package's)."""
+def adherence_run(package: Path, steps: int, guidance: float, tag: str, config: ArcBenchConfig) -> dict:
+    """One adherence benchmark run of a package at a step count and guidance (0: the package's; its other
+    settings the package's)."""
     folder = config.results / "arc"
+    parameters = [f"steps={steps}"] + ([f"guidance={guidance}"] if guidance else [])
     command = [sys.executable, str(REPO / "bench" / "adherence_bench.py"), "--model", str(package),
-               "--parameters", f"steps={steps}", "--seeds", *map(str, config.seeds), "--jobs", str(config.jobs),
+               "--parameters", *parameters, "--seeds", *map(str, config.seeds), "--jobs", str(config.jobs),
                "--results", str(folder), "--tag", tag]
     if config.streams:
         command += ["--streams", *config.streams]
@@ -92,12 +97,12 @@ def reused_run(path: Path, package: Path, config: ArcBenchConfig) -> dict:
     return result
 
 
-def block_cost_ms(package: Path, steps: int, blocks: int) -> dict[str, float]:
+def block_cost_ms(package: Path, steps: int, guidance: float, blocks: int) -> dict[str, float]:
     """Compute time of the engine's whole per-block chain (features, encoder, denoiser steps, decoder)."""
     from lmdm import _engine
 
     model = _engine.LmdmModel(str(package), threads=1)
-    model.set_settings(steps=steps)
+    model.set_settings(steps=steps, guidance=guidance)
     model.set_prompt(model.prompt_embedding(1))
     stream = sorted((REPO / "out" / "adherence").glob("material-*/monophonic.wav"))
     source = stream[0] if stream else REPO / "assets" / "guitar_clip.flac"
@@ -148,13 +153,16 @@ def plot(rows: list[dict], path: Path) -> None:
         for model, marker in (("arc", "o-"), ("base", "s--")):
             chosen = [r for r in rows if r["model"] == model]
             values = [r["scores"].get(metric) for r in chosen]
-            axes[0, column].plot([r["steps"] for r in chosen], values, marker, label=model)
+            guidance = chosen[0].get("guidance") if chosen else None
+            label = f"{model}, guidance {guidance:g}" if guidance else model
+            axes[0, column].plot([r["steps"] for r in chosen], values, marker, label=label)
             axes[1, column].plot([r["cost"]["median_ms"] for r in chosen], values, marker, label=model)
         axes[0, column].set(title=label, xlabel="steps", xscale="log", xticks=[1, 2, 4, 8, 16],
                             xticklabels=["1", "2", "4", "8", "16"])
         axes[1, column].set(xlabel="engine ms per block (median)")
         axes[0, column].legend()
-    figure.suptitle("ARC-Forcing (ping-pong, no guidance) against its base (Euler, guidance 2)")
+    figure.suptitle("ARC-Forcing (ping-pong; its manifest's guidance unless labelled) against its base "
+                    "(Euler, guidance 2)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
@@ -164,19 +172,21 @@ def main(argv: list[str] | None = None) -> int:
     add_config_arguments(parser, ArcBenchConfig)
     config = config_from_args(parser.parse_args(argv), ArcBenchConfig)
     rows = []
-    compared = (("arc", config.arc, config.arc_steps), ("base", config.base, config.base_steps))
-    for model, package, step_counts in compared:
+    compared = (("arc", config.arc, config.arc_steps, config.arc_guidance),
+                ("base", config.base, config.base_steps, 0.0))
+    for model, package, step_counts, guidance in compared:
         for steps in step_counts:
-            tag = f"{model}_{steps}"
+            tag = f"{model}_{steps}" + (f"_g{guidance:g}" if guidance else "")
             reused = [path for path in config.reuse if path.name == f"adherence_{tag}.json"]
             written = config.results / "arc" / f"adherence_{tag}.json"
             result = (reused_run(reused[0], package, config) if reused
                       else json.loads(written.read_text()) if config.cost_only
-                      else adherence_run(package, steps, tag, config))
-            rows.append({"model": model, "package": str(package), "steps": steps,
+                      else adherence_run(package, steps, guidance, tag, config))
+            rows.append({"model": model, "package": str(package), "steps": steps, "guidance": guidance or None,
                          "manifest_stream": {k: json.loads((package / "manifest.json").read_text())["stream"][k]
                                              for k in ("solver", "default_guidance", "default_steps")},
-                         "scores": summary(result), "cost": block_cost_ms(package, steps, config.cost_blocks)})
+                         "scores": summary(result),
+                         "cost": block_cost_ms(package, steps, guidance, config.cost_blocks)})
             print(json.dumps(rows[-1]), flush=True)
     config.results.mkdir(parents=True, exist_ok=True)
     report = {"benchmark": "arc-forcing steps", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
