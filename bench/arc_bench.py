@@ -154,9 +154,9 @@ def plot(rows: list[dict], path: Path) -> None:
             chosen = [r for r in rows if r["model"] == model]
             values = [r["scores"].get(metric) for r in chosen]
             guidance = chosen[0].get("guidance") if chosen else None
-            label = f"{model}, guidance {guidance:g}" if guidance else model
-            axes[0, column].plot([r["steps"] for r in chosen], values, marker, label=label)
-            axes[1, column].plot([r["cost"]["median_ms"] for r in chosen], values, marker, label=model)
+            legend = f"{model}, guidance {guidance:g}" if guidance else model
+            axes[0, column].plot([r["steps"] for r in chosen], values, marker, label=legend)
+            axes[1, column].plot([r["cost"]["median_ms"] for r in chosen], values, marker, label=legend)
         axes[0, column].set(title=label, xlabel="steps", xscale="log", xticks=[1, 2, 4, 8, 16],
                             xticklabels=["1", "2", "4", "8", "16"])
         axes[1, column].set(xlabel="engine ms per block (median)")
