@@ -7,6 +7,11 @@ buffer size changed every --resize-seconds (as a host re-prepares). Reports cras
 missed and invalid blocks, non-finite output and the resident memory's slope after warm-up, and writes
 bench/results/soak.{json,png}. Run it on a quiet machine: misses are real-time misses.
 
+The host logs every miss, shortened block, reload and buffer change with its time and the resident
+memory then; the report sorts the misses into those soon after a re-prepare (a reload or a buffer
+change) and the rest, gives the resident memory at each reload, and the worker's time per block
+(median, p99, slowest) against the block's length.
+
     .venv/bin/python bench/soak_bench.py [--seconds 3600] [--build-dir build]
 """
 
@@ -24,6 +29,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 GOAL_MB_PER_HOUR = 1.0  # issue 19: resident memory growth after warm-up
+AFTER_PREPARE_SECONDS = 2.0  # a miss this soon after a reload or buffer change is counted as caused by it
+LOST_BLOCKS = ("missed", "shortened", "skipped", "invalid")
 
 
 def memory_slope(samples: list[list[float]], warm_up_seconds: float) -> float | None:
@@ -34,22 +41,70 @@ def memory_slope(samples: list[list[float]], warm_up_seconds: float) -> float | 
     return float(np.polyfit(kept[:, 0], kept[:, 1], 1)[0] * 3600.0)
 
 
-def plot(report: dict, path: Path) -> None:
+def summarise_events(events: list[dict]) -> dict:
+    """Each kind of lost block counted, split by whether it came within AFTER_PREPARE_SECONDS of a re-prepare."""
+    prepares = [e["seconds"] for e in events if e["kind"] in ("reload", "resize")]
+    summary = {}
+    for kind in LOST_BLOCKS:
+        after = steady = 0
+        for event in (e for e in events if e["kind"] == kind):
+            since = [event["seconds"] - t for t in prepares if t <= event["seconds"]]
+            if since and min(since) <= AFTER_PREPARE_SECONDS:
+                after += int(event["value"])
+            else:
+                steady += int(event["value"])
+        summary[kind] = {"after_prepare": after, "steady": steady}
+    reloads = [e for e in events if e["kind"] == "reload"]
+    # A leak grows the heap in use; memory the allocator retains grows its free part.
+    for key in ("resident_mb", "heap_in_use_mb", "heap_free_mb"):
+        summary[f"{key}_at_reloads"] = [round(e[key], 1) for e in reloads]
+    return summary
+
+
+def summarise_worker(worker_ms: list[list[float]], block_ms: float) -> dict:
+    """The worker's time per block: quantiles, as a share of the block, and the slowest blocks with their time."""
+    if not worker_ms:
+        return {}
+    times = np.array(worker_ms)
+    ms = times[:, 1]
+    slowest = np.argsort(ms)[::-1][:10]
+    return {"blocks": len(ms), "block_ms": round(block_ms, 2), "median_ms": float(np.median(ms)),
+            "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
+            "p99_share_of_block": float(np.percentile(ms, 99) / block_ms),
+            "slowest": [[round(float(times[i, 0]), 2), round(float(ms[i]), 1)] for i in slowest]}
+
+
+def plot(report: dict, worker_ms: list[list[float]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    samples = np.array(report["host"]["resident_mb"])
-    figure, axis = plt.subplots(figsize=(9, 3.6))
-    axis.plot(samples[:, 0] / 60, samples[:, 1], color="tab:blue")
-    axis.axvline(report["warm_up_seconds"] / 60, color="grey", linestyle=":", label="end of warm-up")
-    axis.set_xlabel("minutes of audio")
-    axis.set_ylabel("resident memory (MB)")
-    slope, host = report["memory_slope_mb_per_hour"], report["host"]
+    host, slope = report["host"], report["memory_slope_mb_per_hour"]
+    samples = np.array(host["resident_mb"])
+    figure, (memory, worker) = plt.subplots(2, 1, figsize=(9, 6.4), sharex=True)
+    memory.plot(samples[:, 0] / 60, samples[:, 1], color="tab:blue")
+    memory.axvline(report["warm_up_seconds"] / 60, color="grey", linestyle=":", label="end of warm-up")
+    reloads = [e["seconds"] / 60 for e in host["events"] if e["kind"] == "reload"]
+    for i, minute in enumerate(reloads):
+        memory.axvline(minute, color="tab:green", alpha=0.3, label="reload" if i == 0 else None)
+    memory.set_ylabel("resident memory (MB)")
     title = f"soak: {host['reloads']} reloads, {host['resizes']} buffer changes, {host['blocks_missed']} missed"
-    axis.set_title(title + (f", slope {slope:+.2f} MB/h" if slope is not None else ""))
-    axis.legend(loc="lower right")
+    memory.set_title(title + (f", slope {slope:+.2f} MB/h" if slope is not None else ""))
+    memory.legend(loc="lower right")
+    if worker_ms:
+        times = np.array(worker_ms)
+        worker.plot(times[:, 0] / 60, times[:, 1], ".", markersize=1.5, color="tab:blue", label="worker, per block")
+        worker.axhline(report["worker"]["block_ms"], color="black", linestyle="--", label="one block")
+    for kind, colour in (("missed", "tab:red"), ("shortened", "tab:orange")):
+        minutes = [e["seconds"] / 60 for e in host["events"] if e["kind"] == kind]
+        if minutes:
+            top = report["worker"].get("block_ms", 1.0) * 1.1
+            worker.plot(minutes, [top] * len(minutes), "v", color=colour, label=kind)
+    worker.set_yscale("log")
+    worker.set_xlabel("minutes of audio")
+    worker.set_ylabel("ms")
+    worker.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
@@ -77,6 +132,7 @@ def main() -> int:
         soak = json.loads(report_path.read_text()) if report_path.exists() else None
     warm_up = min(args.warm_up_seconds, args.seconds / 3)
     slope = memory_slope(soak["resident_mb"], warm_up) if soak else None
+    worker_ms = soak.pop("worker_ms", []) if soak else []  # 20,000 pairs an hour: summarised, not kept
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                        text=True).stdout.strip(),
@@ -87,10 +143,13 @@ def main() -> int:
               and soak["blocks_invalid"] == 0 and soak["non_finite_samples"] == 0 and soak["reload_failures"] == 0
               and slope is not None and slope < GOAL_MB_PER_HOUR)
     report["goals_met"] = passed
+    if soak:
+        report["lost_blocks"] = summarise_events(soak["events"])
+        report["worker"] = summarise_worker(worker_ms, 1000.0 * soak["block_frames"] / soak["sample_rate"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     if soak:
-        plot(report, args.out.with_suffix(".png"))
+        plot(report, worker_ms, args.out.with_suffix(".png"))
         print(f"{soak['audio_seconds']:.0f} s: exit {result.returncode}, {soak['reloads']} reloads, "
               f"{soak['resizes']} buffer changes, {soak['blocks_missed']} missed, {soak['blocks_invalid']} invalid, "
               f"{soak['non_finite_samples']} non-finite samples, memory {slope:+.2f} MB/h after warm-up"

@@ -4,6 +4,7 @@ add_library(lmdm_engine STATIC
   plugin/engine/src/BlockResampler.cpp
   plugin/engine/src/BufferSizeWatch.cpp
   plugin/engine/src/Engine.cpp
+  plugin/engine/src/FreedMemory.cpp
   plugin/engine/src/GaussianNoise.cpp
   plugin/engine/src/InputHistory.cpp
   plugin/engine/src/KvRing.cpp

@@ -22,9 +22,11 @@ lmdm_add_test(test_GaussianNoise)
 lmdm_add_test(test_BlockResampler)
 lmdm_add_test(test_ProcessGate)
 lmdm_add_test(test_BufferSizeWatch)
-# Replacing malloc needs glibc's __libc_* entry points and clashes with sanitizer runtimes.
+# Replacing malloc needs glibc's __libc_* entry points and clashes with sanitizer runtimes; glibc's
+# heap is what test_FreedMemory measures, and a sanitizer runtime replaces it.
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND NOT LMDM_SANITIZER)
   lmdm_add_test(test_EngineAllocations)
+  lmdm_add_test(test_FreedMemory)
 endif()
 
 if(LMDM_BUILD_PLUGIN AND NOT APPLE AND NOT WIN32)

@@ -1,6 +1,9 @@
 #include "Soak.h"
 
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -31,6 +34,17 @@ double residentMegabytes() {
   long long pages = 0, resident = 0;
   statm >> pages >> resident;
   return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+// What the allocator holds: (in use, kept free for reuse) in MB, to tell a leak from retained memory.
+std::pair<double, double> heapMegabytes() {
+#if defined(__GLIBC__)
+  const struct mallinfo2 info = mallinfo2();
+  return {static_cast<double>(info.uordblks + info.hblkhd) / (1024.0 * 1024.0),
+          static_cast<double>(info.fordblks) / (1024.0 * 1024.0)};
+#else
+  return {0.0, 0.0};
+#endif
 }
 
 void add(EngineStats& totals, const EngineStats& stretch) {
@@ -70,48 +84,77 @@ SoakReport runSoak(const AudioData& input, const SoakOptions& o) {
   gate.open();
 
   SoakReport report;
+  report.sampleRate = rate;
   report.bufferSizes.push_back(o.buffer);
   std::atomic<int> buffer{o.buffer};
   std::atomic<long long> processedFrames{0};
   std::atomic<bool> finished{false};
   const auto totalFrames = static_cast<long long>(o.seconds * rate);
 
+  // The engine's counters, polled every few milliseconds by the control thread (and once at the end),
+  // so that each miss is logged near its time.
+  EngineStats seen;  // the counters already logged since the last prepare
+  std::vector<float> millis(4096);
+  const auto now = [&] { return static_cast<double>(processedFrames.load()) / rate; };
+  const auto log = [&](const char* kind, double value) {
+    const auto [inUse, free] = heapMegabytes();
+    report.events.push_back({now(), kind, value, residentMegabytes(), inUse, free});
+  };
+  const auto poll = [&] {
+    const EngineStats s = engine.stats();
+    const std::pair<const char*, std::int64_t> counters[] = {
+        {"missed", s.blocksMissed - seen.blocksMissed}, {"shortened", s.blocksShortened - seen.blocksShortened},
+        {"skipped", s.blocksSkipped - seen.blocksSkipped}, {"invalid", s.blocksInvalid - seen.blocksInvalid}};
+    for (const auto& [kind, count] : counters)
+      if (count > 0) log(kind, static_cast<double>(count));
+    seen = s;
+    const std::size_t drained = engine.drainWorkerMillis(millis.data(), millis.size());
+    for (std::size_t i = 0; i < drained; ++i) report.workerMillis.emplace_back(now(), millis[i]);
+  };
   // The control thread: what a DAW's message thread and the host's re-prepares do meanwhile.
   std::thread control([&] {
     std::mt19937 random(o.seed + 1);
     double nextReload = o.reloadSeconds > 0 ? o.reloadSeconds : INFINITY;
     double nextResize = o.resizeSeconds > 0 ? o.resizeSeconds : INFINITY;
     double nextSample = 0.0;
+    // Everything the engine counted since its last prepare goes into the totals, and the log starts over.
+    const auto closeStretch = [&] {
+      gate.close();
+      poll();
+      add(report.totals, engine.stats());
+      seen = EngineStats{};
+    };
     while (!finished.load()) {
-      const double now = static_cast<double>(processedFrames.load()) / rate;
-      if (now >= nextSample) {
-        report.residentMegabytes.emplace_back(now, residentMegabytes());
+      poll();
+      if (now() >= nextSample) {
+        report.residentMegabytes.emplace_back(now(), residentMegabytes());
         nextSample += o.sampleSeconds;
       }
-      if (now >= nextReload) {
+      if (now() >= nextReload) {
         nextReload += o.reloadSeconds;
         auto processor = std::make_unique<LmdmProcessor>(o.model, o.session);  // slow: the audio keeps running
         if (!processor->ready()) {
           report.reloadFailures.push_back(processor->status());
+          log("reload_failed", 0.0);
         } else {
-          gate.close();
-          add(report.totals, engine.stats());
-          engine.setProcessor(std::move(processor));
+          closeStretch();
+          engine.setProcessor(std::move(processor));  // the old model is freed here
           engine.prepare(rate, buffer.load(), channels);
           gate.open();
           ++report.reloads;
+          log("reload", buffer.load());
         }
       }
-      if (now >= nextResize) {
+      if (now() >= nextResize) {
         nextResize += o.resizeSeconds;
         const int size = kBufferSizes[random() % std::size(kBufferSizes)];
-        gate.close();
-        add(report.totals, engine.stats());
+        closeStretch();
         engine.prepare(rate, size, channels);
         buffer.store(size);
         gate.open();
         ++report.resizes;
         report.bufferSizes.push_back(size);
+        log("resize", size);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -159,6 +202,7 @@ SoakReport runSoak(const AudioData& input, const SoakOptions& o) {
   }
   finished.store(true);
   control.join();
+  poll();  // what the last few milliseconds counted
   report.residentMegabytes.emplace_back(static_cast<double>(processed) / rate, residentMegabytes());
   report.wallSeconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.audioSeconds = static_cast<double>(processed) / rate;
@@ -172,6 +216,7 @@ std::string toJson(const SoakReport& r, const SoakOptions& o) {
   out.precision(8);
   out << "{\n  \"model\": \"" << o.model << "\",\n"
       << "  \"pace\": \"" << (o.realtime ? "realtime" : "offline") << "\",\n"
+      << "  \"sample_rate\": " << r.sampleRate << ",\n  \"block_frames\": " << r.totals.blockFrames << ",\n"
       << "  \"audio_seconds\": " << r.audioSeconds << ",\n  \"wall_seconds\": " << r.wallSeconds << ",\n"
       << "  \"automate\": " << (o.automate ? "true" : "false") << ",\n"
       << "  \"reload_seconds\": " << o.reloadSeconds << ",\n  \"resize_seconds\": " << o.resizeSeconds << ",\n"
@@ -186,6 +231,16 @@ std::string toJson(const SoakReport& r, const SoakOptions& o) {
       << "  \"resident_mb\": [";
   for (std::size_t i = 0; i < r.residentMegabytes.size(); ++i)
     out << (i ? ", " : "") << "[" << r.residentMegabytes[i].first << ", " << r.residentMegabytes[i].second << "]";
+  out << "],\n  \"events\": [";
+  for (std::size_t i = 0; i < r.events.size(); ++i) {
+    const SoakEvent& e = r.events[i];
+    out << (i ? ",\n    " : "\n    ") << "{\"seconds\": " << e.audioSeconds << ", \"kind\": \"" << e.kind
+        << "\", \"value\": " << e.value << ", \"resident_mb\": " << e.residentMegabytes
+        << ", \"heap_in_use_mb\": " << e.heapInUseMegabytes << ", \"heap_free_mb\": " << e.heapFreeMegabytes << "}";
+  }
+  out << "],\n  \"worker_ms\": [";
+  for (std::size_t i = 0; i < r.workerMillis.size(); ++i)
+    out << (i ? ", " : "") << "[" << r.workerMillis[i].first << ", " << r.workerMillis[i].second << "]";
   out << "]\n}\n";
   return out.str();
 }

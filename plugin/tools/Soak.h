@@ -1,8 +1,9 @@
 // A long session in a headless host, as a DAW would run the plugin for hours: the input looped, every
 // parameter automated every callback, the model package reloaded every few minutes and the buffer
 // size changed, each the way the plugin does it (a control thread swaps or re-prepares the engine
-// behind lmdm::ProcessGate while the audio thread keeps calling). Counts what went wrong and samples
-// the resident memory, for bench/soak_bench.py.
+// behind lmdm::ProcessGate while the audio thread keeps calling). Counts what went wrong, logs each
+// event with its time (what went wrong, each reload and buffer change, with the resident memory then),
+// the worker's time per block and the resident memory over time, for bench/soak_bench.py.
 #pragma once
 
 #include <string>
@@ -28,8 +29,22 @@ struct SoakOptions {
   unsigned seed = 1;
 };
 
+/** Something that happened at `audioSeconds`: "reload", "reload_failed", "resize" (value: the new
+    buffer size), or blocks "missed", "shortened", "skipped", "invalid" (value: how many since the
+    last poll, every few milliseconds). The memory is sampled when it was seen: resident, and the
+    allocator's heap in use and kept free for reuse (glibc; 0 elsewhere), which tells a leak (in use
+    grows) from memory the allocator retains (free grows). */
+struct SoakEvent {
+  double audioSeconds = 0;
+  std::string kind;
+  double value = 0;
+  double residentMegabytes = 0;
+  double heapInUseMegabytes = 0, heapFreeMegabytes = 0;
+};
+
 struct SoakReport {
   double audioSeconds = 0, wallSeconds = 0;
+  double sampleRate = 0;
   long long callbacks = 0;
   long long gatedCallbacks = 0;  // callbacks that passed audio through while the engine was swapped
   int reloads = 0, resizes = 0;
@@ -39,6 +54,8 @@ struct SoakReport {
   EngineStats totals;  // blocks played / missed / skipped / invalid over every prepare
   std::vector<std::pair<double, double>> residentMegabytes;  // (audio seconds, RSS MB)
   std::vector<int> bufferSizes;                              // each size the host used, in order
+  std::vector<SoakEvent> events;                             // in order of time
+  std::vector<std::pair<double, float>> workerMillis;        // (audio seconds when seen, ms) per block
 };
 
 /** Allocates, spawns the control thread; throws when the package does not load at the start. */

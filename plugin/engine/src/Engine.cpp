@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "lmdm/FreedMemory.h"
+
 namespace lmdm {
 namespace {
 
@@ -104,7 +106,8 @@ void Engine::setProcessor(std::unique_ptr<BlockProcessor> processor) {
   if (!processor) throw std::invalid_argument("Engine: no BlockProcessor");
   stopWorker();
   history_.reset();  // process() does nothing until prepare() sizes everything for the new model
-  processor_ = std::move(processor);
+  processor_ = std::move(processor);  // frees the old model
+  returnFreedMemory();  // else the allocator keeps its tens of MB resident, and each reload adds to them
 }
 
 // ---------------------------------------------------------------- parameters

@@ -131,6 +131,13 @@ def test_soak_survives_automation_reloads_and_buffer_changes(build_info, guitar_
     assert report["non_finite_samples"] == 0 and report["blocks_invalid"] == 0
     assert report["blocks_played"] > 0 and report["blocks_missed"] == 0
     assert len(report["resident_mb"]) >= 3 and all(mb > 0 for _, mb in report["resident_mb"])
+    # The event log: each reload and buffer change with its time and memory, nothing lost to log
+    kinds = [event["kind"] for event in report["events"]]
+    assert kinds.count("reload") == report["reloads"] and kinds.count("resize") == report["resizes"]
+    assert not {"missed", "invalid"} & set(kinds)
+    assert all(event["resident_mb"] > 0 and event["heap_in_use_mb"] > 0 for event in report["events"])
+    times = [event["seconds"] for event in report["events"]]
+    assert times == sorted(times) and len(report["worker_ms"]) > 0
 
 
 def test_soak_needs_a_model(build_info, guitar_clip):

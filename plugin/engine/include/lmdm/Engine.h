@@ -59,7 +59,8 @@ class Engine {
   void release();
 
   /** Replaces the model (e.g. another package) and stops the worker; process() is silent until the
-   * next prepare(). Allocates; not to be called concurrently with process(). */
+   * next prepare(). Frees the old model and returns its memory to the system (returnFreedMemory).
+   * Allocates; not to be called concurrently with process(). */
   void setProcessor(std::unique_ptr<BlockProcessor> processor);
 
   /**
