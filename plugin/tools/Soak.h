@@ -32,7 +32,7 @@ struct SoakOptions {
 /** Something that happened at `audioSeconds`: "reload", "reload_failed", "resize" (value: the new
     buffer size), or blocks "missed", "shortened", "skipped", "invalid" (value: how many since the
     last poll, every few milliseconds). The memory is sampled when it was seen: resident, and the
-    allocator's heap in use and kept free for reuse (glibc; 0 elsewhere), which tells a leak (in use
+    allocator's heap in use and kept free for reuse (glibc's; 0 elsewhere and under a sanitizer), which tells a leak (in use
     grows) from memory the allocator retains (free grows). */
 struct SoakEvent {
   double audioSeconds = 0;

@@ -135,7 +135,9 @@ def test_soak_survives_automation_reloads_and_buffer_changes(build_info, guitar_
     kinds = [event["kind"] for event in report["events"]]
     assert kinds.count("reload") == report["reloads"] and kinds.count("resize") == report["resizes"]
     assert not {"missed", "invalid"} & set(kinds)
-    assert all(event["resident_mb"] > 0 and event["heap_in_use_mb"] > 0 for event in report["events"])
+    assert all(event["resident_mb"] > 0 for event in report["events"])
+    heap = {event["heap_in_use_mb"] > 0 for event in report["events"]}
+    assert len(heap) == 1  # glibc's heap measured at every event, or (a sanitizer's allocator) at none
     times = [event["seconds"] for event in report["events"]]
     assert times == sorted(times) and len(report["worker_ms"]) > 0
 
