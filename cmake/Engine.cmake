@@ -15,6 +15,7 @@ add_library(lmdm_engine STATIC
   plugin/engine/src/OrtRuntime.cpp
   plugin/engine/src/PackageFixtures.cpp
   plugin/engine/src/StateCodec.cpp
+  plugin/engine/src/StepBudget.cpp
   plugin/engine/src/WorkerSignal.cpp)
 target_include_directories(lmdm_engine PUBLIC plugin/engine/include)
 find_package(nlohmann_json 3 REQUIRED)

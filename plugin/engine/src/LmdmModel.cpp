@@ -133,9 +133,13 @@ void LmdmModel::prepareGrid(int steps) {
       outModulationShape_ = o.GetTensorTypeAndShapeInfo().GetShape();
     }
   };
-  modulations_.resize(grid_.size());
-  outModulations_.resize(grid_.size());
-  conditionalModulations_.resize(grid_.size());
+  // Grown, never shrunk: tables keep their memory when the Steps go back and forth (a host's
+  // automation), so the worker does not allocate and free them at every change.
+  if (modulations_.size() < grid_.size()) {
+    modulations_.resize(grid_.size());
+    outModulations_.resize(grid_.size());
+    conditionalModulations_.resize(grid_.size());
+  }
   // [layers, batch, width] -> [layers, 1, width]: row 0 of each layer
   auto firstRow = [&](const std::vector<float>& modulations, std::vector<float>& row) {
     const auto layers = static_cast<std::size_t>(modulationShape_[0]), width = static_cast<std::size_t>(modulationShape_[2]);
@@ -182,13 +186,6 @@ void LmdmModel::restart(std::uint64_t seed, bool keepDecoderState) {
   position_ = p.contextFrames;
 }
 
-namespace {
-// A cost estimate that follows a slower measurement at once and a faster one slowly.
-void trackPeak(double& estimate, double measured) {
-  estimate = measured > estimate ? measured : 0.95 * estimate + 0.05 * measured;
-}
-}  // namespace
-
 void LmdmModel::process(const float* input, float* output, Clock::time_point deadline) {
   computeControls(input);
   const ModelPackage& p = *package_;
@@ -199,6 +196,7 @@ void LmdmModel::process(const float* input, float* output, Clock::time_point dea
     cache_.reset();
     encode(contextLatents_.data(), contextValues_.data(), contextPresent_.data(), C, position_ - C);
   }
+  budget_.beginBlock();
   denoise(deadline);
   const auto tailStart = Clock::now();
   if (p.variant == Variant::BlockCausal) {
@@ -215,7 +213,7 @@ void LmdmModel::process(const float* input, float* output, Clock::time_point dea
   }
   position_ += B;
   decode(output);
-  trackPeak(tailSeconds_, std::chrono::duration<double>(Clock::now() - tailStart).count());
+  budget_.endBlock(tailStart, Clock::now());
 }
 
 void LmdmModel::computeControls(const float* input) {
@@ -356,11 +354,10 @@ void LmdmModel::denoise(Clock::time_point deadline) {
     const float* v = data(outputs[outputIndex(denoiser_.spec(), "velocity")]);
     ++lastStepsRun_;
     const auto now = Clock::now();
-    trackPeak(stepSeconds_, std::chrono::duration<double>(now - stepStart).count());
-    const auto stillNeeded = std::chrono::duration<double>(stepSeconds_ + tailSeconds_);
+    budget_.stepTook(now - stepStart);
     // Out of time: end on this step's clean prediction, the update of a last step (next = 0).
     const bool early = step + 2 < grid_.size() && deadline != Clock::time_point::max() &&
-                       now + std::chrono::duration_cast<Clock::duration>(stillNeeded) > deadline;
+                       !budget_.oneMoreStepFits(now, deadline);
     const float dt = static_cast<float>(grid_[step + 1] - grid_[step]);
     const float t = static_cast<float>(grid_[step]), next = early ? 0.0f : static_cast<float>(grid_[step + 1]);
     const bool renoise = package_->solver == Solver::PingPong && next > 0.0f;

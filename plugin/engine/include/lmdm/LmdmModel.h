@@ -20,6 +20,7 @@
 #include "lmdm/KvRing.h"
 #include "lmdm/ModelPackage.h"
 #include "lmdm/OnnxGraph.h"
+#include "lmdm/StepBudget.h"
 
 namespace lmdm {
 
@@ -57,8 +58,9 @@ class LmdmModel {
 
   /** blockSamples() samples in and out at the package's sample rate. Non-finite input reads as 0.
       With a `deadline`, the denoiser stops early when one more step and the rest of the block (cache
-      update, decoder) would not end before it: the block ends on the clean prediction of the last
-      step run (at least one), as a sampler with fewer steps would. */
+      update, decoder), plus the margin by which recent blocks overran such a forecast, would not end
+      before it (StepBudget): the block ends on the clean prediction of the last step run (at least
+      one), as a sampler with fewer steps would. */
   void process(const float* input, float* output, Clock::time_point deadline = Clock::time_point::max());
   /** Denoiser steps the latest block ran, and the steps it was asked for. */
   int lastStepsRun() const { return lastStepsRun_; }
@@ -100,9 +102,7 @@ class LmdmModel {
   GaussianNoise noise_;
   KvRing cache_;
   std::int64_t position_ = 0;
-  // What a denoiser step and the block's tail (cache update, decoder) cost lately (seconds): each jumps
-  // up to a slower measurement at once and decays slowly, so a deadline is judged by recent peaks.
-  double stepSeconds_ = 0.0, tailSeconds_ = 0.0;
+  StepBudget budget_;  // whether a block with a deadline affords one more step
   int lastStepsRun_ = 0;
 
   // Work buffers, sized once.
