@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "RealtimePriority.h"
 #include "lmdm/LmdmProcessor.h"
 #include "lmdm/ProcessGate.h"
 
@@ -89,7 +90,14 @@ SoakReport runSoak(const AudioData& input, const SoakOptions& o) {
   std::atomic<int> buffer{o.buffer};
   std::atomic<long long> processedFrames{0};
   std::atomic<bool> finished{false};
+  std::atomic<double> latestLateness{0.0};  // ms: the audio loop's latest wake-up since the control thread looked
   const auto totalFrames = static_cast<long long>(o.seconds * rate);
+  // The logs' room made up front (blocks of at least 93 ms): the soak measures the resident memory, so
+  // its own records must not grow it by reallocating as the hour goes on.
+  const auto expected = [&](double perSecond) { return static_cast<std::size_t>(o.seconds * perSecond) + 64; };
+  report.workerMillis.reserve(expected(1.0 / 0.093));
+  report.residentMegabytes.reserve(expected(1.0 / o.sampleSeconds));
+  report.events.reserve(expected(1.0 / 10.0));
 
   // The engine's counters, polled every few milliseconds by the control thread (and once at the end),
   // so that each miss is logged near its time.
@@ -107,6 +115,8 @@ SoakReport runSoak(const AudioData& input, const SoakOptions& o) {
         {"skipped", s.blocksSkipped - seen.blocksSkipped}, {"invalid", s.blocksInvalid - seen.blocksInvalid}};
     for (const auto& [kind, count] : counters)
       if (count > 0) log(kind, static_cast<double>(count));
+    const double lateness = latestLateness.exchange(0.0);
+    if (lateness > kLateCallbackMillis) log("late_callback", lateness);
     seen = s;
     const std::size_t drained = engine.drainWorkerMillis(millis.data(), millis.size());
     for (std::size_t i = 0; i < drained; ++i) report.workerMillis.emplace_back(now(), millis[i]);
@@ -168,6 +178,8 @@ SoakReport runSoak(const AudioData& input, const SoakOptions& o) {
     inputs[c] = in[c].data();
     outputs[c] = out[c].data();
   }
+  // After the control thread started, which must keep the normal priority a DAW's message thread has.
+  if (o.realtime && o.realtimePriority > 0) report.audioThreadScheduling = requestRealtimePriority(o.realtimePriority);
   std::mt19937 random(o.seed);
   long long processed = 0, source = 0;
   const auto start = Clock::now();
@@ -175,8 +187,13 @@ SoakReport runSoak(const AudioData& input, const SoakOptions& o) {
     const int frames = buffer.load();
     for (int i = 0; i < frames; ++i)
       for (int c = 0; c < channels; ++c) in[c][i] = input.channels[c][(source + i) % input.frames()];
-    if (o.realtime)
-      std::this_thread::sleep_until(start + std::chrono::duration<double>(static_cast<double>(processed + frames) / rate));
+    if (o.realtime) {
+      const auto due = start + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(static_cast<double>(processed + frames) / rate));
+      std::this_thread::sleep_until(due);
+      const double lateness = std::chrono::duration<double, std::milli>(Clock::now() - due).count();
+      if (lateness > latestLateness.load(std::memory_order_relaxed)) latestLateness.store(lateness);
+    }
     if (o.automate)
       for (int change = 0; change < 2; ++change) automate(engine, random);
     if (gate.enter()) {
@@ -220,6 +237,7 @@ std::string toJson(const SoakReport& r, const SoakOptions& o) {
       << "  \"audio_seconds\": " << r.audioSeconds << ",\n  \"wall_seconds\": " << r.wallSeconds << ",\n"
       << "  \"automate\": " << (o.automate ? "true" : "false") << ",\n"
       << "  \"reload_seconds\": " << o.reloadSeconds << ",\n  \"resize_seconds\": " << o.resizeSeconds << ",\n"
+      << "  \"audio_thread_scheduling\": \"" << r.audioThreadScheduling << "\",\n"
       << "  \"callbacks\": " << r.callbacks << ",\n  \"gated_callbacks\": " << r.gatedCallbacks << ",\n"
       << "  \"reloads\": " << r.reloads << ",\n  \"reload_failures\": " << r.reloadFailures.size() << ",\n"
       << "  \"resizes\": " << r.resizes << ",\n  \"buffer_sizes\": [";

@@ -26,12 +26,15 @@ struct SoakOptions {
   double reloadSeconds = 300.0;  // the package loaded again this often (0: never)
   double resizeSeconds = 60.0;   // a new buffer size (the host re-prepares) this often (0: never)
   double sampleSeconds = 10.0;   // resident memory sampled this often
+  int realtimePriority = 0;      // the audio loop at SCHED_FIFO this priority, as a sound-card thread (0: normal)
   unsigned seed = 1;
 };
 
 /** Something that happened at `audioSeconds`: "reload", "reload_failed", "resize" (value: the new
-    buffer size), or blocks "missed", "shortened", "skipped", "invalid" (value: how many since the
-    last poll, every few milliseconds). The memory is sampled when it was seen: resident, and the
+    buffer size), blocks "missed", "shortened", "skipped", "invalid" (value: how many since the
+    last poll, every few milliseconds), or "late_callback": the audio loop woke more than
+    kLateCallbackMillis after its buffer was due (value: the latest it was since the last poll, ms),
+    after which it catches up faster than real time, as a sound card's queued periods do. The memory is sampled when it was seen: resident, and the
     allocator's heap in use and kept free for reuse (glibc's; 0 elsewhere and under a sanitizer), which tells a leak (in use
     grows) from memory the allocator retains (free grows). */
 struct SoakEvent {
@@ -56,7 +59,11 @@ struct SoakReport {
   std::vector<int> bufferSizes;                              // each size the host used, in order
   std::vector<SoakEvent> events;                             // in order of time
   std::vector<std::pair<double, float>> workerMillis;        // (audio seconds when seen, ms) per block
+  std::string audioThreadScheduling = "SCHED_OTHER";         // what the audio loop got
 };
+
+/** An audio callback this much later than its buffer was due is logged ("late_callback"). */
+constexpr double kLateCallbackMillis = 10.0;
 
 /** Allocates, spawns the control thread; throws when the package does not load at the start. */
 SoakReport runSoak(const AudioData& input, const SoakOptions& options);

@@ -54,7 +54,7 @@ but the JSON report (callbacks, reloads, misses, non-finite samples, resident me
   --reload-seconds R  load the package again this often, as the plugin swaps it (default 300; 0 never)
   --resize-seconds Z  re-prepare with another buffer size this often (default 60; 0 never)
   --no-automate       keep the parameters still (default: two random changes every callback)
-  --threads N --provider NAME --report PATH   as above
+  --threads N --provider NAME --rt-priority P --report PATH   as above
 )";
 
 struct Options {
@@ -216,12 +216,14 @@ tools::SoakOptions parseSoakArguments(int argc, char** argv, std::string& input,
     else if (flag == "--reload-seconds") o.reloadSeconds = parseNumber(flag, value());
     else if (flag == "--resize-seconds") o.resizeSeconds = parseNumber(flag, value());
     else if (flag == "--no-automate") o.automate = false;
+    else if (flag == "--rt-priority") o.realtimePriority = static_cast<int>(parseNumber(flag, value()));
     else if (flag == "--threads") o.session.threads = static_cast<int>(parseNumber(flag, value()));
     else if (flag == "--provider") o.session.executionProvider = value();
     else if (flag == "--report") reportPath = value();
     else throw std::invalid_argument("unknown soak option " + flag);
   }
   if (o.model.empty()) throw std::invalid_argument("soak needs --model PACKAGE");
+  if (o.realtimePriority < 0 || o.realtimePriority > 99) throw std::invalid_argument("--rt-priority must be within 0..99");
   if (!(o.seconds > 0) || o.buffer < 1 || o.buffer > 8192) throw std::invalid_argument("soak needs --seconds > 0 and --buffer in 1..8192");
   return o;
 }

@@ -101,6 +101,12 @@ LmdmModel::LmdmModel(std::shared_ptr<const ModelPackage> package, const SessionS
     decoderStateNames_.push_back(input.name);
   }
   setSettings(GenerationSettings{});
+  // One block of silence at load, on the loading thread: ONNX Runtime sizes its buffers on a graph's
+  // first runs, and the deadline's budget learns what a step and the tail cost, so that the worker's
+  // first block after a reload neither pays for the one nor runs blind on the other (the soak's one
+  // miss beside a reload, docs/reliability.md). Then the stream starts over, as if nothing had run.
+  std::vector<float> silence(M), discarded(M);
+  process(silence.data(), discarded.data());
   restart(0);
 }
 
