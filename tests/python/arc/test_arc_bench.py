@@ -1,20 +1,15 @@
 """bench/arc_bench.py's reuse of an earlier benchmark's base runs: taken only when they measured the same
 package over the same streams and seeds, copied with their plots."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[3]
+from bench_scripts import load_bench_script
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("arc_bench", REPO / "bench" / "arc_bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("arc_bench")
 
 
 def earlier_run(folder: Path, model: str, seeds: list[int]) -> Path:

@@ -1,19 +1,12 @@
 """bench/soak_bench.py's summaries of the host's event log: lost blocks split by whether a re-prepare
 came just before, and the resident memory's slope after warm-up, per hour and per reload."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parents[3]
+from bench_scripts import load_bench_script
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("soak_bench", REPO / "bench" / "soak_bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("soak_bench")
 
 
 def event(seconds: float, kind: str, resident_mb: float = 100.0) -> dict:

@@ -1,7 +1,6 @@
 """The adherence metrics on signals with known answers, the benchmark's goal checks, and a --quick
 smoke run of bench/adherence_bench.py through the headless host with the shipped package."""
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
+from bench_scripts import load_bench_script
 from lmdm.evaluation import adherence
 from lmdm.evaluation.adherence import ANALYSIS_RATE
 
@@ -126,10 +125,7 @@ def test_windows_cover_the_stream_and_masks_select_them():
 
 
 def load_report():
-    spec = importlib.util.spec_from_file_location("adherence_report", REPO / "bench" / "adherence_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("adherence_report")
 
 
 def test_the_goals_can_fail_and_undefined_scores_do_not_pass():
@@ -171,10 +167,7 @@ def test_phrases_are_grouped_by_level_soundfont_and_guitar():
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("adherence_bench", REPO / "bench" / "adherence_bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("adherence_bench")
 
 
 def test_the_looped_stream_repeats_one_phrase_without_rests():
