@@ -4,9 +4,9 @@
 // (ending on the last step's clean prediction) when one more step and the block's tail (cache update,
 // decoder) would end past the deadline. The costs are recent peaks; kept on top are a second step's
 // cost and a margin, how much later than forecast recent blocks ended: on a machine whose steps jitter
-// (two cores shared with the host's threads, a virtual machine's neighbours) a forecast from peaks alone
-// overran by 2-14 ms now and then (bench/results/soak.json), and a block that overruns is missed (dry
-// signal) where one that stops a step early is only shortened.
+// (two cores shared with the host's threads, a virtual machine's neighbours) a forecast from peaks
+// alone overran by 2-14 ms now and then (docs/reliability.md, session 27), and a block that overruns
+// is missed (dry signal) where one that stops a step early is only shortened.
 #pragma once
 
 #include <chrono>
