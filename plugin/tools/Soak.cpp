@@ -92,10 +92,10 @@ SoakReport runSoak(const AudioData& input, const SoakOptions& o) {
   std::atomic<bool> finished{false};
   std::atomic<double> latestLateness{0.0};  // ms: the audio loop's latest wake-up since the control thread looked
   const auto totalFrames = static_cast<long long>(o.seconds * rate);
-  // The logs' room made up front (blocks of at least 93 ms): the soak measures the resident memory, so
-  // its own records must not grow it by reallocating as the hour goes on.
+  // The logs' room made up front: the soak measures the resident memory, so its own records must not
+  // grow it by reallocating as the hour goes on.
   const auto expected = [&](double perSecond) { return static_cast<std::size_t>(o.seconds * perSecond) + 64; };
-  report.workerMillis.reserve(expected(1.0 / 0.093));
+  report.workerMillis.reserve(expected(rate / std::max(1, engine.blockFrames())));
   report.residentMegabytes.reserve(expected(1.0 / o.sampleSeconds));
   report.events.reserve(expected(1.0 / 10.0));
 
