@@ -63,7 +63,7 @@ test-cpp: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure
 
 test-python: build
-	@$(PYTHON) -m pytest -q tests
+	@$(PYTHON) -m pytest -q --durations=20 tests  # the slowest tests listed: CI's time is watched (docs/ci.md)
 
 # The engine's C++ tests again under ThreadSanitizer (no plugin, no bindings: the engine is where
 # the threads are).

@@ -5,7 +5,10 @@ card: two random parameter changes every callback (prompts, seed, steps, guidanc
 ...), the package reloaded every --reload-seconds while the audio runs (as the plugin swaps it), the
 buffer size changed every --resize-seconds (as a host re-prepares). Reports crashes (the exit code),
 missed and invalid blocks, non-finite output and the resident memory's slope after warm-up, and writes
-bench/results/soak.{json,png}. Run it on a quiet machine: misses are real-time misses.
+bench/results/soak.{json,png}. Run it on a quiet machine: misses are real-time misses. The warm-up
+(its misses count like any others) reloads every --warm-up-reload-seconds: glibc's heap settles into
+its fragmentation only after ~15-20 reloads, which an hour at one reload per 5 minutes never reaches,
+so without it the slope would measure that fill rather than growth.
 
 The host logs every miss, shortened block, reload and buffer change with its time and the resident
 memory then; the report sorts the misses into those soon after a re-prepare (a reload or a buffer
@@ -137,6 +140,9 @@ def main() -> int:
     parser.add_argument("--resize-seconds", type=float, default=60.0)
     parser.add_argument("--warm-up-seconds", type=float, default=600.0,
                         help="memory before this is the allocators filling up, not growth")
+    parser.add_argument("--warm-up-reload-seconds", type=float, default=20.0,
+                        help="reload this often during the warm-up (0: on the normal schedule): glibc's heap"
+                             " reaches its steady fragmentation after ~15-20 reloads (bench/results/soak-reloads)")
     parser.add_argument("--rt-priority", type=int, default=70,
                         help="SCHED_FIFO priority of the audio thread, as JACK and DAWs give theirs (0: none)")
     parser.add_argument("--pace", choices=("realtime", "offline"), default="realtime",
@@ -145,15 +151,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "soak.json")
     args = parser.parse_args()
     host = json.loads((args.build_dir / "lmdm_build.json").read_text())["lmdm_host"]
+    warm_up = min(args.warm_up_seconds, args.seconds / 3)
     with tempfile.TemporaryDirectory() as folder:
         report_path = Path(folder) / "soak.json"
         command = [host, "soak", str(args.clip), "--model", str(args.model), "--seconds", str(args.seconds),
                    "--reload-seconds", str(args.reload_seconds), "--resize-seconds", str(args.resize_seconds),
+                   "--warm-up-seconds", str(warm_up), "--warm-up-reload-seconds", str(args.warm_up_reload_seconds),
                    "--pace", args.pace, "--rt-priority", str(args.rt_priority), "--report", str(report_path)]
         print(" ".join(command), flush=True)
         result = subprocess.run(command, capture_output=True, text=True)
         soak = json.loads(report_path.read_text()) if report_path.exists() else None
-    warm_up = min(args.warm_up_seconds, args.seconds / 3)
     slope = memory_slope(soak["resident_mb"], warm_up) if soak else None
     worker_ms = soak.pop("worker_ms", []) if soak else []  # 20,000 pairs an hour: summarised, not kept
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -124,7 +124,10 @@ SoakReport runSoak(const AudioData& input, const SoakOptions& o) {
   // The control thread: what a DAW's message thread and the host's re-prepares do meanwhile.
   std::thread control([&] {
     std::mt19937 random(o.seed + 1);
-    double nextReload = o.reloadSeconds > 0 ? o.reloadSeconds : INFINITY;
+    const auto reloadInterval = [&](double at) {
+      return at < o.warmUpSeconds && o.warmUpReloadSeconds > 0 ? o.warmUpReloadSeconds : o.reloadSeconds;
+    };
+    double nextReload = reloadInterval(0.0) > 0 ? reloadInterval(0.0) : INFINITY;
     double nextResize = o.resizeSeconds > 0 ? o.resizeSeconds : INFINITY;
     double nextSample = 0.0;
     // Everything the engine counted since its last prepare goes into the totals, and the log starts over.
@@ -141,7 +144,8 @@ SoakReport runSoak(const AudioData& input, const SoakOptions& o) {
         nextSample += o.sampleSeconds;
       }
       if (now() >= nextReload) {
-        nextReload += o.reloadSeconds;
+        const double interval = reloadInterval(nextReload);
+        nextReload = interval > 0 ? nextReload + interval : INFINITY;
         auto processor = std::make_unique<LmdmProcessor>(o.model, o.session);  // slow: the audio keeps running
         if (!processor->ready()) {
           report.reloadFailures.push_back(processor->status());
@@ -237,6 +241,8 @@ std::string toJson(const SoakReport& r, const SoakOptions& o) {
       << "  \"audio_seconds\": " << r.audioSeconds << ",\n  \"wall_seconds\": " << r.wallSeconds << ",\n"
       << "  \"automate\": " << (o.automate ? "true" : "false") << ",\n"
       << "  \"reload_seconds\": " << o.reloadSeconds << ",\n  \"resize_seconds\": " << o.resizeSeconds << ",\n"
+      << "  \"warm_up_seconds\": " << o.warmUpSeconds << ",\n  \"warm_up_reload_seconds\": " << o.warmUpReloadSeconds
+      << ",\n"
       << "  \"audio_thread_scheduling\": \"" << r.audioThreadScheduling << "\",\n"
       << "  \"callbacks\": " << r.callbacks << ",\n  \"gated_callbacks\": " << r.gatedCallbacks << ",\n"
       << "  \"reloads\": " << r.reloads << ",\n  \"reload_failures\": " << r.reloadFailures.size() << ",\n"

@@ -25,6 +25,11 @@ struct SoakOptions {
   bool automate = true;         // two random parameters changed every callback
   double reloadSeconds = 300.0;  // the package loaded again this often (0: never)
   double resizeSeconds = 60.0;   // a new buffer size (the host re-prepares) this often (0: never)
+  // The first warmUpSeconds reload every warmUpReloadSeconds instead (0: no such phase): glibc's heap
+  // reaches its steady fragmentation only after ~15-20 reloads (docs/reliability.md), and growth that
+  // goes on after that, not the allocator's fill, is what the memory slope is for.
+  double warmUpSeconds = 0.0;
+  double warmUpReloadSeconds = 20.0;
   double sampleSeconds = 10.0;   // resident memory sampled this often
   int realtimePriority = 0;      // the audio loop at SCHED_FIFO this priority, as a sound-card thread (0: normal)
   unsigned seed = 1;

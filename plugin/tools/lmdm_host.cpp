@@ -53,6 +53,9 @@ but the JSON report (callbacks, reloads, misses, non-finite samples, resident me
   --buffer N          the first buffer size (default 256)
   --reload-seconds R  load the package again this often, as the plugin swaps it (default 300; 0 never)
   --resize-seconds Z  re-prepare with another buffer size this often (default 60; 0 never)
+  --warm-up-seconds W --warm-up-reload-seconds Q
+                      reload every Q seconds (default 20) for the first W (default 0): the allocator's
+                      fill, before the memory slope is read
   --no-automate       keep the parameters still (default: two random changes every callback)
   --threads N --provider NAME --rt-priority P --report PATH   as above
 )";
@@ -215,6 +218,8 @@ tools::SoakOptions parseSoakArguments(int argc, char** argv, std::string& input,
     else if (flag == "--buffer") o.buffer = static_cast<int>(parseNumber(flag, value()));
     else if (flag == "--reload-seconds") o.reloadSeconds = parseNumber(flag, value());
     else if (flag == "--resize-seconds") o.resizeSeconds = parseNumber(flag, value());
+    else if (flag == "--warm-up-seconds") o.warmUpSeconds = parseNumber(flag, value());
+    else if (flag == "--warm-up-reload-seconds") o.warmUpReloadSeconds = parseNumber(flag, value());
     else if (flag == "--no-automate") o.automate = false;
     else if (flag == "--rt-priority") o.realtimePriority = static_cast<int>(parseNumber(flag, value()));
     else if (flag == "--threads") o.session.threads = static_cast<int>(parseNumber(flag, value()));
@@ -224,6 +229,7 @@ tools::SoakOptions parseSoakArguments(int argc, char** argv, std::string& input,
   }
   if (o.model.empty()) throw std::invalid_argument("soak needs --model PACKAGE");
   if (o.realtimePriority < 0 || o.realtimePriority > 99) throw std::invalid_argument("--rt-priority must be within 0..99");
+  if (o.warmUpSeconds < 0 || o.warmUpReloadSeconds < 0) throw std::invalid_argument("the warm-up's seconds must not be negative");
   if (!(o.seconds > 0) || o.buffer < 1 || o.buffer > 8192) throw std::invalid_argument("soak needs --seconds > 0 and --buffer in 1..8192");
   return o;
 }

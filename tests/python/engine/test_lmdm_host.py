@@ -142,6 +142,21 @@ def test_soak_survives_automation_reloads_and_buffer_changes(build_info, guitar_
     assert times == sorted(times) and len(report["worker_ms"]) > 0
 
 
+def test_soak_warm_up_reloads_often_then_keeps_the_normal_schedule(build_info, guitar_clip, package, tmp_path):
+    """bench/soak_bench.py's warm-up: reloads every 2 s for the first 6 s of audio, then (reload 0) none."""
+    report_path = tmp_path / "soak.json"
+    result = run_host(build_info, "soak", guitar_clip, "--model", package[0], "--seconds", "12", "--pace", "offline",
+                      "--reload-seconds", "0", "--resize-seconds", "0", "--warm-up-seconds", "6",
+                      "--warm-up-reload-seconds", "2", "--report", report_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(report_path.read_text())
+    reloads = [event["seconds"] for event in report["events"] if event["kind"] == "reload"]
+    assert report["reloads"] == 3 and all(2 <= t < 8 for t in reloads), reloads
+    assert report["warm_up_seconds"] == 6 and report["blocks_missed"] == 0
+    result = run_host(build_info, "soak", guitar_clip, "--model", package[0], "--warm-up-seconds", "-1")
+    assert result.returncode == 2 and "must not be negative" in result.stderr
+
+
 def test_soak_needs_a_model(build_info, guitar_clip):
     result = run_host(build_info, "soak", guitar_clip, "--seconds", "1")
     assert result.returncode == 2 and "soak needs --model PACKAGE" in result.stderr
