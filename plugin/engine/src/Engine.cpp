@@ -97,6 +97,9 @@ void Engine::prepare(double sampleRate, int maxBlockSize, int channels) {
   blocksPlayed_ = blocksMissed_ = blocksSkipped_ = blocksInvalid_ = 0;
   shortenedBeforePrepare_ = processor_->blocksShortened();  // the processor counts over its life, stats since prepare
   lastWorkerMillis_ = 0.0f;
+  // The old buffers and what the stopped worker's runs left free in its arena: glibc keeps them
+  // resident until trimmed, and a session's buffer changes added them up (docs/reliability.md).
+  returnFreedMemory();
   startWorker();
 }
 

@@ -52,7 +52,8 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  /** Allocates; stops and restarts the worker. Not to be called concurrently with process(). */
+  /** Allocates; stops and restarts the worker, returning freed memory to the system meanwhile
+      (returnFreedMemory). Not to be called concurrently with process(). */
   void prepare(double sampleRate, int maxBlockSize, int channels);
 
   /** Stops the worker and frees nothing (prepare() may follow). */
