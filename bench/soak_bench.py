@@ -95,6 +95,16 @@ def summarise_worker(worker_ms: list[list[float]], block_ms: float) -> dict:
             "slowest": [[round(float(times[i, 0]), 2), round(float(ms[i]), 1)] for i in slowest]}
 
 
+def fold_shortened(soak: dict) -> list[int]:
+    """Blocks shortened per minute of audio; their events leave the log, which an hour's thousands would swell."""
+    shortened = [e for e in soak["events"] if e["kind"] == "shortened"]
+    per_minute = [0] * (int(soak["audio_seconds"] // 60) + 1)
+    for event in shortened:
+        per_minute[int(event["seconds"] // 60)] += int(event["value"])
+    soak["events"] = [e for e in soak["events"] if e["kind"] != "shortened"]
+    return per_minute
+
+
 def plot(report: dict, worker_ms: list[list[float]], path: Path) -> None:
     import matplotlib
 
@@ -117,11 +127,12 @@ def plot(report: dict, worker_ms: list[list[float]], path: Path) -> None:
         times = np.array(worker_ms)
         worker.plot(times[:, 0] / 60, times[:, 1], ".", markersize=1.5, color="tab:blue", label="worker, per block")
         worker.axhline(report["worker"]["block_ms"], color="black", linestyle="--", label="one block")
-    for kind, colour in (("missed", "tab:red"), ("shortened", "tab:orange")):
-        minutes = [e["seconds"] / 60 for e in host["events"] if e["kind"] == kind]
+    top = report["worker"].get("block_ms", 1.0) * 1.1
+    missed = [e["seconds"] / 60 for e in host["events"] if e["kind"] == "missed"]
+    shortened = [minute for minute, count in enumerate(report["shortened_per_minute"]) if count]
+    for minutes, colour, label in ((missed, "tab:red", "missed"), (shortened, "tab:orange", "shortened (that minute)")):
         if minutes:
-            top = report["worker"].get("block_ms", 1.0) * 1.1
-            worker.plot(minutes, [top] * len(minutes), "v", color=colour, label=kind)
+            worker.plot(minutes, [top] * len(minutes), "v", color=colour, label=label)
     worker.set_yscale("log")
     worker.set_xlabel("minutes of audio")
     worker.set_ylabel("ms")
@@ -177,6 +188,7 @@ def main() -> int:
     if soak:
         report["lost_blocks"] = summarise_events(soak["events"])
         report["worker"] = summarise_worker(worker_ms, 1000.0 * soak["block_frames"] / soak["sample_rate"])
+        report["shortened_per_minute"] = fold_shortened(soak)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     if soak:
@@ -184,7 +196,8 @@ def main() -> int:
         print(f"{soak['audio_seconds']:.0f} s: exit {result.returncode}, {soak['reloads']} reloads, "
               f"{soak['resizes']} buffer changes, {soak['blocks_missed']} missed, {soak['blocks_invalid']} invalid, "
               f"{soak['non_finite_samples']} non-finite samples, memory {slope:+.2f} MB/h after warm-up, "
-              f"{report['memory_slope_mb_per_reload'] or 0:+.3f} MB per reload"
+              f"{report['memory_slope_mb_per_reload'] or 0:+.3f} MB per reload, {soak['memory_trims']} trims by the"
+              f" worker (slowest {soak['slowest_trim_ms']:.1f} ms)"
               if slope is not None else "too short for a memory slope")
     else:
         print(f"the host failed (exit {result.returncode}): {result.stderr[-2000:]}")

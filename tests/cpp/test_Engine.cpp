@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -400,4 +401,24 @@ TEST(Engine, PrepareAgainRestartsCleanlyAtANewRate) {
     for (int n = latency; n < static_cast<int>(input[0].size()); n += 7) ASSERT_EQ(output[0][n], 3.0f * input[0][n - latency]);
     EXPECT_EQ(engine->stats().blocksMissed, 0);
   }
+}
+
+// ------------------------------------------------------------------ memory
+
+TEST(Engine, TheWorkerReturnsFreedMemoryBetweenBlocksEveryFewSeconds) {
+  // In real time, paced like a sound card, for a little more than one trim interval: the worker trims
+  // once it is due and idle, and the audio keeps every generated block meanwhile.
+  const double rate = 16000, seconds = std::chrono::duration<double>(Engine::kMemoryTrimInterval).count() + 1.5;
+  auto engine = makeEngine(std::make_unique<GainProcessor>(-1.0f, 0.05), wetOnly());
+  engine->prepare(rate, 160, 1);
+  EXPECT_EQ(engine->stats().memoryTrims, 0);
+  const Signal input = noise(1, static_cast<int>(seconds * rate), 5);
+  const Signal output = run(*engine, input, {160, false, rate});
+  const EngineStats stats = engine->stats();
+  EXPECT_EQ(stats.memoryTrims, 1) << "one interval passed: one trim, not one per block";
+  EXPECT_GT(stats.slowestTrimMillis, 0.0f);
+  const int latency = engine->latencyFrames();
+  for (int n = latency; n < static_cast<int>(input[0].size()); n += 11) ASSERT_EQ(output[0][n], -input[0][n - latency]) << n;
+  engine->prepare(rate, 160, 1);
+  EXPECT_EQ(engine->stats().memoryTrims, 0) << "counted since prepare, like the blocks";
 }

@@ -97,6 +97,8 @@ void Engine::prepare(double sampleRate, int maxBlockSize, int channels) {
   blocksPlayed_ = blocksMissed_ = blocksSkipped_ = blocksInvalid_ = 0;
   shortenedBeforePrepare_ = processor_->blocksShortened();  // the processor counts over its life, stats since prepare
   lastWorkerMillis_ = 0.0f;
+  memoryTrims_ = 0;
+  slowestTrimMillis_ = 0.0f;
   // The old buffers and what the stopped worker's runs left free in its arena: glibc keeps them
   // resident until trimmed, and a session's buffer changes added them up (docs/reliability.md).
   returnFreedMemory();
@@ -167,6 +169,8 @@ EngineStats Engine::stats() const {
   s.blocksInvalid = blocksInvalid_.load();
   s.blocksShortened = processor_->blocksShortened() - shortenedBeforePrepare_;
   s.lastWorkerMillis = lastWorkerMillis_.load();
+  s.memoryTrims = memoryTrims_.load();
+  s.slowestTrimMillis = slowestTrimMillis_.load();
   return s;
 }
 
@@ -182,6 +186,7 @@ std::size_t Engine::drainWorkerMillis(float* destination, std::size_t maxCount) 
 void Engine::startWorker() {
   stopRequested_ = false;
   running_ = true;
+  lastTrim_ = std::chrono::steady_clock::now();  // prepare() has just trimmed
   worker_ = std::thread([this] { workerLoop(); });
 }
 
@@ -218,7 +223,24 @@ void Engine::produceReadyBlocks() {
     }
     produceBlock(nextInputBlock_++);
     blocksFinished_.store(nextInputBlock_, std::memory_order_release);
+    returnFreedMemoryIfDue();
   }
+}
+
+void Engine::returnFreedMemoryIfDue() {
+  // Each block's runs free what they allocated, and glibc keeps those pages resident in the worker's
+  // arena until trimmed; only reloads and prepares trimmed, so the resident memory crept between them.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - lastTrim_ < kMemoryTrimInterval) return;
+  // In real time only when no complete block waits: the trim (a few ms) then spends the worker's idle
+  // time before the next block's input is in, never a block's headroom.
+  if (!nonRealtime_.load(std::memory_order_relaxed) && nextInputBlock_ < history_->framesWritten() / blockFrames_)
+    return;
+  returnFreedMemory();
+  lastTrim_ = std::chrono::steady_clock::now();
+  const float millis = std::chrono::duration<float, std::milli>(lastTrim_ - now).count();
+  ++memoryTrims_;
+  if (millis > slowestTrimMillis_.load()) slowestTrimMillis_ = millis;
 }
 
 void Engine::produceBlock(std::int64_t block) {

@@ -140,6 +140,7 @@ def test_soak_survives_automation_reloads_and_buffer_changes(build_info, guitar_
     assert len(heap) == 1  # glibc's heap measured at every event, or (a sanitizer's allocator) at none
     times = [event["seconds"] for event in report["events"]]
     assert times == sorted(times) and len(report["worker_ms"]) > 0
+    assert report["memory_trims"] >= 0 and report["slowest_trim_ms"] >= 0  # the worker's trims, reported
 
 
 def test_soak_warm_up_reloads_often_then_keeps_the_normal_schedule(build_info, guitar_clip, package, tmp_path):

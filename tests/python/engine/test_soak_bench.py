@@ -42,3 +42,13 @@ def test_misses_just_after_a_late_audio_callback_are_listed_with_it():
     summary = bench.summarise_events(events)
     assert summary["late_callbacks"] == {"count": 1, "max_ms": 42.0}
     assert summary["missed"]["after_late_callback"] == 1 and summary["missed"]["steady"] == 2
+
+
+def test_shortened_blocks_are_folded_into_counts_per_minute():
+    bench = load_bench()
+    events = [event(5.0, "shortened"), event(50.0, "shortened"), event(61.0, "reload"), event(130.0, "shortened"),
+              event(131.0, "missed")]
+    events[1]["value"] = 3
+    soak = {"audio_seconds": 150.0, "events": events}
+    assert bench.fold_shortened(soak) == [4, 0, 1]
+    assert [e["kind"] for e in soak["events"]] == ["reload", "missed"]

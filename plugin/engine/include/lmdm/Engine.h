@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <thread>
@@ -40,11 +41,16 @@ struct EngineStats {
   std::int64_t blocksInvalid = 0;  // generated blocks thrown away for NaN/Inf samples
   std::int64_t blocksShortened = 0;  // blocks the model finished with fewer steps to meet their deadline
   float lastWorkerMillis = 0.0f;   // compute time of the latest block
+  std::int64_t memoryTrims = 0;    // times the worker returned freed memory between blocks
+  float slowestTrimMillis = 0.0f;  // the longest of them
 };
 
 class Engine {
  public:
   static constexpr int kMaxChannels = 8;
+  /** How often the worker returns the memory its runs freed (returnFreedMemory), between blocks:
+      glibc keeps it resident otherwise, and an hour's blocks added it up (docs/reliability.md). */
+  static constexpr std::chrono::seconds kMemoryTrimInterval{5};
 
   /** Allocates. The engine owns the model; nothing runs until prepare(). */
   explicit Engine(std::unique_ptr<BlockProcessor> processor);
@@ -105,6 +111,7 @@ class Engine {
   void workerLoop();
   void produceReadyBlocks();
   void produceBlock(std::int64_t block);
+  void returnFreedMemoryIfDue();
   std::int64_t decisionFrame(std::int64_t block) const;
 
   // Audio-thread helpers.
@@ -143,6 +150,8 @@ class Engine {
   std::atomic<std::int64_t> blocksPlayed_{0}, blocksMissed_{0}, blocksSkipped_{0}, blocksInvalid_{0};
   std::int64_t shortenedBeforePrepare_ = 0;
   std::atomic<float> lastWorkerMillis_{0.0f};
+  std::atomic<std::int64_t> memoryTrims_{0};
+  std::atomic<float> slowestTrimMillis_{0.0f};
   // What the host sends, for BufferSizeWatch: written by the audio thread only, read from any.
   std::atomic<int> largestBuffer_{0};
   std::atomic<std::int64_t> realtimeFrames_{0};
@@ -150,6 +159,7 @@ class Engine {
 
   // Worker-thread state.
   std::int64_t nextInputBlock_ = 0;
+  std::chrono::steady_clock::time_point lastTrim_;
   std::vector<float> workerInput_, workerOutput_;
   std::vector<float*> workerInputPtrs_, workerOutputPtrs_;
 
